@@ -1,0 +1,34 @@
+"""`pybuildpack`: the local platform CLI. main only parses and dispatches; one module per command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pybuildpack import __version__
+from pybuildpack.cli import build_cmd, run_cmd, runtime_cmd
+
+COMMANDS = (build_cmd, run_cmd, runtime_cmd)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="pybuildpack",
+        description="Build and run Python apps the way a Heroku-style platform does, on one machine.",
+    )
+    top.add_argument("--version", action="version", version=f"pybuildpack {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        print("pybuildpack: interrupted", file=sys.stderr)
+        return 130
+    return code

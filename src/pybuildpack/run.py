@@ -1,0 +1,95 @@
+"""The one gateway for subprocesses.
+
+Every command the buildpack runs goes through here: an explicit environment (never the accidental
+one), no usable stdin (an interactive prompt fails instead of hanging), output merged and streamed
+through the console's indenter, and the exit status returned as data.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pybuildpack.output import Console
+
+LineFilter = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def display(cmd: Sequence[str | Path]) -> str:
+    return shlex.join(str(part) for part in cmd)
+
+
+def stream(
+    cmd: Sequence[str | Path],
+    *,
+    env: Mapping[str, str],
+    console: Console,
+    cwd: Path | None = None,
+    line_filter: LineFilter | None = None,
+) -> Result:
+    """Run a command, streaming its merged stdout/stderr as indented tool output."""
+    kept: list[str] = []
+    try:
+        proc = subprocess.Popen(
+            [str(part) for part in cmd],
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    except OSError as exc:
+        message = f"could not start {display(cmd)}: {exc.strerror or exc}"
+        console.tool_line(message)
+        return Result(127, message)
+    assert proc.stdout is not None
+    with proc.stdout:
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if line_filter is not None:
+                filtered = line_filter(line)
+                if filtered is None:
+                    continue
+                line = filtered
+            kept.append(line)
+            console.tool_line(line)
+    return Result(proc.wait(), "\n".join(kept))
+
+
+def capture(
+    cmd: Sequence[str | Path],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout: float | None = 120,
+) -> Result:
+    """Run a command quietly and return its merged output (for queries, not for build steps)."""
+    try:
+        proc = subprocess.run(
+            [str(part) for part in cmd],
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    except OSError as exc:
+        return Result(127, f"could not start {display(cmd)}: {exc.strerror or exc}")
+    except subprocess.TimeoutExpired:
+        return Result(124, f"{display(cmd)} timed out after {timeout} s")
+    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"))
