@@ -7,6 +7,7 @@ through the console's indenter, and the exit status returned as data.
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -93,3 +94,20 @@ def capture(
     except subprocess.TimeoutExpired:
         return Result(124, f"{display(cmd)} timed out after {timeout} s")
     return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"))
+
+
+def passthrough(cmd: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path | None = None) -> int:
+    """Run a command with our own stdout/stderr (the log of a whole buildpack run), no stdin."""
+    try:
+        return subprocess.run(
+            [str(part) for part in cmd], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, check=False
+        ).returncode
+    except OSError as exc:
+        print(f"could not start {display(cmd)}: {exc.strerror or exc}", flush=True)
+        return 127
+
+
+def replace_process(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path) -> None:
+    """exec: the command takes over this process, so signals reach it directly."""
+    os.chdir(cwd)
+    os.execvpe(cmd[0], list(cmd), dict(env))

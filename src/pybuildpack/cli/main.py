@@ -25,7 +25,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    one_off: list[str] = []
+    if "--" in raw:
+        raw, one_off = raw[: raw.index("--")], raw[raw.index("--") + 1 :]
+    args = parser().parse_args(raw)
+    args.one_off = one_off
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -1,0 +1,174 @@
+"""The classic buildpack API: detect, compile, release, report, test-compile.
+
+`compile` reads like the build log: analyse the app (checks, manager, Python version) so that it
+fails fast, then run the steps in CONTRACT §3 order.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from pybuildpack import app, build_data, cache, checks, python_version, relocate
+from pybuildpack.build_data import BuildData
+from pybuildpack.context import BuildContext
+from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir
+from pybuildpack.errors import BuildError
+from pybuildpack.output import Console
+from pybuildpack.package_managers.select import manager_for
+from pybuildpack.run import capture
+from pybuildpack.steps import hooks, profile
+from pybuildpack.steps.python import install_python, load_runtimes
+
+BUILDPACK_DIR = Path(__file__).resolve().parents[2]
+
+
+class _Progress:
+    """Which operation is running, for the internal-error message."""
+
+    operation = "starting the build"
+
+
+def compile_app(build_dir: Path, cache_dir: Path, env_dir: Path | None, *, install_test: bool = False) -> int:
+    console = Console()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    data = BuildData.start(cache_dir)
+    config = read_env_dir(env_dir)
+    ctx = BuildContext(
+        build_dir, cache_dir, env_dir, dict(os.environ), config, console, data, install_test=install_test
+    )
+    progress = _Progress()
+    started = time.monotonic()
+    try:
+        _compile(ctx, progress)
+        data.set("total_duration", round(time.monotonic() - started, 3))
+    except BuildError as error:
+        console.error(error)
+        data.record_failure(error)
+        return 1
+    except Exception:
+        console.internal_error(progress.operation, traceback.format_exc())
+        data.record_failure(BuildError("unexpected error", failure_reason="internal-error::unhandled"))
+        return 1
+    return 0
+
+
+def _compile(ctx: BuildContext, progress: _Progress) -> None:
+    """The build, in the order of the log (CONTRACT §3)."""
+    progress.operation = "checking the stack"
+    stack = checks.resolve_stack(ctx.environ)
+    checks.check_duplicate_run(ctx.build_dir, ctx.environ)
+    ctx.build_env = build_environment(
+        ctx.environ, build_dir=ctx.build_dir, cache_dir=ctx.cache_dir, env_dir=ctx.env_dir
+    )
+    progress.operation = "running bin/pre_compile"
+    _hook(ctx, "pre_compile")
+
+    progress.operation = "analysing the app"
+    checks.check_no_python_dir(ctx.build_dir)
+    manager_name, manager_file = app.select_manager(ctx.build_dir)
+    ctx.data.set("package_manager", manager_name)
+    manager = manager_for(manager_name, manager_file)
+    checks.check_no_venv(ctx.build_dir)
+
+    progress.operation = "resolving the Python version"
+    runtimes = load_runtimes(ctx)
+    requested = python_version.read_requested(
+        ctx.build_dir, manager=manager_name, cached_version_file=cache.version_file(ctx.cache_dir),
+        available=runtimes.versions,
+    )
+    ctx.console.step(python_version.step_text(requested))
+    allow_eol = is_enabled("PYBUILDPACK_ALLOW_EOL_PYTHON", ctx.config, ctx.environ)
+    python = python_version.resolve(requested, runtimes.versions, allow_eol=allow_eol, mirror=runtimes.location)
+    ctx.data.update(python_version.report_fields(python, runtimes.versions, ctx.build_dir))
+    for headline, body in python_version.warnings(python, runtimes.versions, manager=manager_name):
+        ctx.console.warning(headline, body)
+
+    (ctx.build_dir / ".profile.d").mkdir(exist_ok=True)
+    progress.operation = "installing Python"
+    with ctx.data.timed("python_install_duration"):
+        install_python(ctx, runtimes, python)
+    progress.operation = f"installing {manager_name}"
+    with ctx.data.timed("package_manager_install_duration"):
+        manager.install_tool(ctx, python)
+    progress.operation = "installing dependencies"
+    with ctx.data.timed("dependencies_install_duration"):
+        manager.install_dependencies(ctx, python)
+
+    progress.operation = "writing the runtime environment"
+    relocate.relocatable_shebangs(ctx.python_home / "bin")
+    profile.write_profile_scripts(ctx.build_dir, manager=manager_name, nltk=False)
+    profile.append_export(
+        export_file(ctx), profile.export_text(ctx.build_dir, manager=manager_name, cache_dir=ctx.cache_dir, nltk=False)
+    )
+    progress.operation = "running bin/post_compile"
+    _hook(ctx, "post_compile")
+    ctx.data.ensure_present()
+
+    progress.operation = "saving the cache"
+    ctx.console.step("Saving cache")
+    with ctx.data.timed("cache_save_duration"):
+        cache.save_build_state(ctx.cache_dir, stack=stack, python=python)
+
+
+def _hook(ctx: BuildContext, name: str) -> None:
+    key = f"{name}_hook"
+    with ctx.data.timed(f"{key}_duration"):
+        ran = hooks.run_hook(name, ctx.build_dir, hook_environment(ctx.build_env, ctx.config), ctx.console)
+    ctx.data.set(key, ran)
+
+
+def export_file(ctx: BuildContext) -> Path:
+    """The buildpack's `export` file; a local platform running builds in parallel may move it."""
+    override = ctx.environ.get("PYBUILDPACK_EXPORT_FILE")
+    return Path(override) if override else BUILDPACK_DIR / "export"
+
+
+def detect(build_dir: Path) -> int:
+    if app.is_python_app(build_dir):
+        print("Python")
+        return 0
+    Console().error(app.not_detected_error(build_dir))
+    return 1
+
+
+def release(build_dir: Path) -> int:
+    """YAML for the platform: the Postgres add-on for a Django app using psycopg2, never process types."""
+    python = build_dir / ".heroku" / "python" / "bin" / "python"
+    wants_postgres = False
+    if (build_dir / "manage.py").is_file() and python.is_file():
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(build_dir)}
+        wants_postgres = capture([python, "-c", "import django, psycopg2"], env=env, cwd=build_dir).ok
+    print("---\naddons:\n  - heroku-postgresql" if wants_postgres else "--- {}")
+    return 0
+
+
+def report(cache_dir: Path) -> int:
+    print(build_data.report(cache_dir))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    usage = {"detect": 1, "compile": 3, "test-compile": 3, "release": 1, "report": 3}
+    if not args or args[0] not in usage or len(args) - 1 < usage[args[0]]:
+        print(f"usage: bin/<{'|'.join(usage)}> BUILD_DIR [CACHE_DIR ENV_DIR]", file=sys.stderr)
+        return 2
+    face, paths = args[0], [Path(arg) for arg in args[1:]]
+    if face == "detect":
+        return detect(paths[0])
+    if face == "release":
+        return release(paths[0])
+    if face == "report":
+        return report(paths[1])
+    if face == "test-compile":
+        os.environ.update(LC_ALL="C.UTF-8", LANG="C.UTF-8", DISABLE_COLLECTSTATIC="1", INSTALL_TEST="1")
+    return compile_app(paths[0].resolve(), paths[1].resolve(), paths[2], install_test=face == "test-compile")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""pip: requirements.txt apps, and (team decision D1) projects with only setup.py or pyproject.toml."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pybuildpack import run
+from pybuildpack.context import BuildContext
+from pybuildpack.env import installer_environment, mask_secrets
+from pybuildpack.errors import BuildError
+from pybuildpack.package_managers.base import dependency_failure
+from pybuildpack.python_version import ResolvedPython
+
+_SITE_PACKAGES = re.compile(r" in (?:\S*/)?\.heroku/python/lib/python[\d.]+/site-packages")
+
+
+@dataclass(frozen=True)
+class PipPins:
+    pip: str
+    setuptools: str | None
+
+
+def pins_for(python: ResolvedPython) -> PipPins:
+    """The pinned pip (and setuptools where that Python wants it), or the newest that supports an EOL one."""
+    data = json.loads(resources.files("pybuildpack").joinpath("data/pip.json").read_text(encoding="utf-8"))
+    major = python.major_text
+    if major in data["end_of_life"]:
+        old = data["end_of_life"][major]
+        return PipPins(old["pip"], old["setuptools"])
+    setuptools = data["setuptools"] if major in data["setuptools_on"] else None
+    return PipPins(data["pip"], setuptools)
+
+
+def bundled_pip_wheel(python_home: Path) -> Path:
+    wheels = sorted(python_home.glob("lib/python*/ensurepip/_bundled/pip-*.whl"))
+    if not wheels:
+        raise BuildError(
+            f"The installed Python has no bundled pip wheel under {python_home}/lib/pythonX.Y/ensurepip.",
+            "pybuildpack installs pip from the wheel that CPython ships for ensurepip. This runtime "
+            "archive lacks it, so the archive is incomplete.",
+            "Rebuild the runtime archive from a complete CPython installation "
+            "(`pybuildpack runtime pack PREFIX --output DIR`), or use another runtime mirror.",
+            failure_reason="internal-error::bundled-pip-not-found",
+        )
+    return wheels[-1]
+
+
+class Pip:
+    name = "pip"
+
+    def __init__(self, manager_file: str) -> None:
+        self.manager_file = manager_file  # requirements.txt, or setup.py / pyproject.toml (D1)
+
+    def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        pins = pins_for(python)
+        wanted = [f"pip=={pins.pip}"]
+        label = f"pip {pins.pip}"
+        if pins.setuptools:
+            wanted.append(f"setuptools=={pins.setuptools}")
+            label += f" and setuptools {pins.setuptools}"
+        ctx.console.step(f"Installing {label}")
+        if python.eol:
+            ctx.console.info(f"Python {python.major_text} is end-of-life: {label} is the newest that supports it.")
+        wheel = bundled_pip_wheel(ctx.python_home)
+        cmd = [
+            str(ctx.python), str(wheel / "pip"), "install", *self._common_flags(ctx), "--quiet", *wanted,
+        ]
+        result = run.stream(cmd, env=self._env(ctx), console=ctx.console, line_filter=self._filter(ctx))
+        if not result.ok:
+            raise BuildError(
+                f"Could not install {label}.",
+                "The bootstrap of pip failed; its output above says why. This is often a temporary problem "
+                "reaching the package index.",
+                "Check that the configured package index (PIP_INDEX_URL) is reachable and serves these "
+                "versions, then retry the build.",
+                failure_reason="install-package-manager::pip",
+            )
+        ctx.data.set("pip_version", pins.pip)
+        if pins.setuptools:
+            ctx.data.set("setuptools_version", pins.setuptools)
+
+    def command(self, ctx: BuildContext) -> list[str]:
+        """The install command as shown to the user."""
+        if self.manager_file != "requirements.txt":
+            return ["pip", "install", "."]
+        cmd = ["pip", "install", "-r", "requirements.txt"]
+        if ctx.install_test and (ctx.build_dir / "requirements-test.txt").is_file():
+            cmd += ["-r", "requirements-test.txt"]
+        return cmd
+
+    def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        shown = self.command(ctx)
+        if self.manager_file != "requirements.txt":
+            ctx.console.step(f"Installing the project itself using '{' '.join(shown)}'")
+            ctx.console.info(
+                f"No requirements.txt was found, so the project defined by {self.manager_file} is installed "
+                "with its dependencies."
+            )
+        else:
+            ctx.console.step(f"Installing dependencies using '{' '.join(shown)}'")
+        cmd = [
+            str(ctx.python), "-m", "pip", *shown[1:], *self._common_flags(ctx),
+            "--exists-action=w", f"--src={ctx.python_home / 'src'}",
+        ]
+        result = run.stream(
+            cmd, env=self._env(ctx), console=ctx.console, cwd=ctx.build_dir, line_filter=self._filter(ctx)
+        )
+        if not result.ok:
+            raise dependency_failure(ctx, "pip", result.output)
+
+    def export_lines(self, ctx: BuildContext) -> list[str]:
+        return ['export PIP_DISABLE_PIP_VERSION_CHECK="1"']
+
+    @staticmethod
+    def _common_flags(ctx: BuildContext) -> list[str]:
+        return [
+            "--no-input", "--progress-bar", "off", "--disable-pip-version-check", "--no-warn-script-location",
+            f"--cache-dir={ctx.cache_dir / '.heroku' / 'pip-cache'}",
+        ]
+
+    @staticmethod
+    def _env(ctx: BuildContext) -> dict[str, str]:
+        env = installer_environment(ctx.build_env, ctx.config)
+        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        return env
+
+    @staticmethod
+    def _filter(ctx: BuildContext) -> run.LineFilter:
+        def clean(line: str) -> str:
+            if line.startswith("Requirement already satisfied"):
+                line = _SITE_PACKAGES.sub("", line)
+            return mask_secrets(line, ctx.config)
+
+        return clean

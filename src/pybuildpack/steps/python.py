@@ -1,0 +1,52 @@
+"""Install the resolved CPython into BUILD_DIR/.heroku/python from the runtime manifest (D3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pybuildpack.context import BuildContext
+from pybuildpack.env import mask_url, setting
+from pybuildpack.errors import BuildError
+from pybuildpack.python_version import ResolvedPython, Version
+from pybuildpack.runtime.extract import install_runtime
+from pybuildpack.runtime.fetch import obtain_archive
+from pybuildpack.runtime.manifest import Manifest, RuntimeEntry, default_manifest_location, load_manifest
+from pybuildpack.runtime.platform import HostPlatform, host_platform
+
+
+@dataclass(frozen=True)
+class Runtimes:
+    """The runtimes the manifest in use offers for this host."""
+
+    location: str
+    host: HostPlatform
+    entries: dict[Version, RuntimeEntry]
+
+    @property
+    def versions(self) -> list[Version]:
+        return sorted(self.entries)
+
+
+def load_runtimes(ctx: BuildContext) -> Runtimes:
+    location = setting("PYBUILDPACK_RUNTIME_MANIFEST", ctx.config, ctx.environ) or default_manifest_location()
+    manifest: Manifest = load_manifest(location, relative_to=ctx.build_dir)
+    host = host_platform()
+    return Runtimes(mask_url(location), host, manifest.for_host(host))
+
+
+def install_python(ctx: BuildContext, runtimes: Runtimes, python: ResolvedPython) -> None:
+    entry = runtimes.entries.get(python.version)
+    if entry is None:
+        raise BuildError(
+            f"Python {python.full} is not in the runtime manifest for this machine ({runtimes.host.distro_tag}).",
+            f"The manifest {runtimes.location} has no archive of Python {python.full} for "
+            f"{runtimes.host.distro_tag} or {runtimes.host.portable_tag}.",
+            "Add the runtime to the mirror (`pybuildpack runtime pack PREFIX --output DIR`), "
+            "or request a version the manifest lists (`pybuildpack runtime list`).",
+            failure_reason="python-version::unknown-patch",
+            failure_detail=python.full,
+        )
+    ctx.console.step(f"Installing Python {python.full}")
+    archive, reused = obtain_archive(entry, ctx.cache_dir, ctx.console)
+    ctx.console.info(f"Runtime archive: {mask_url(entry.url)} ({entry.platform})")
+    install_runtime(archive, entry, ctx.python_home)
