@@ -103,7 +103,7 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
     relocate.relocatable_shebangs(ctx.python_home / "bin")
     profile.write_profile_scripts(ctx.build_dir, manager=manager_name, nltk=False)
     profile.append_export(
-        export_file(ctx), profile.export_text(ctx.build_dir, manager=manager_name, cache_dir=ctx.cache_dir, nltk=False)
+        export_dir(ctx), profile.export_text(ctx.build_dir, manager=manager_name, cache_dir=ctx.cache_dir, nltk=False)
     )
     progress.operation = "running bin/post_compile"
     _hook(ctx, "post_compile")
@@ -116,16 +116,18 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
 
 
 def _hook(ctx: BuildContext, name: str) -> None:
-    key = f"{name}_hook"
-    with ctx.data.timed(f"{key}_duration"):
-        ran = hooks.run_hook(name, ctx.build_dir, hook_environment(ctx.build_env, ctx.config), ctx.console)
-    ctx.data.set(key, ran)
+    started = time.monotonic()
+    ran = hooks.run_hook(name, ctx.build_dir, hook_environment(ctx.build_env, ctx.config), ctx.console)
+    ctx.data.set(f"{name}_hook", ran)
+    if ran:
+        ctx.data.set(f"{name}_hook_duration", round(time.monotonic() - started, 3))
 
 
-def export_file(ctx: BuildContext) -> Path:
-    """The buildpack's `export` file; a local platform running builds in parallel may move it."""
-    override = ctx.environ.get("PYBUILDPACK_EXPORT_FILE")
-    return Path(override) if override else BUILDPACK_DIR / "export"
+def export_dir(ctx: BuildContext) -> Path:
+    """Where the `export` file goes: the buildpack dir, unless the operator (a local platform running
+    builds in parallel) gives each build its own directory."""
+    override = ctx.environ.get("PYBUILDPACK_EXPORT_DIR")
+    return Path(override) if override else BUILDPACK_DIR
 
 
 def detect(build_dir: Path) -> int:

@@ -67,7 +67,7 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         build_dir, env_dir = work / "build", work / "env"
         _copy_source(app_dir, build_dir)
         _write_env_dir(env_dir, config)
-        env = dict(os.environ, PYBUILDPACK_EXPORT_FILE=str(work / "export"))
+        env = dict(os.environ, PYBUILDPACK_EXPORT_DIR=str(work))
         manifest = choose_manifest(build_dir, cache_dir, config, args.python_prefix, console)
         if manifest is not None:
             env[MANIFEST_VAR] = manifest

@@ -1,11 +1,92 @@
-"""`pybuildpack runtime pack|list` (placeholder until the runtime package lands)."""
+"""`pybuildpack runtime pack PREFIX --output DIR` and `pybuildpack runtime list [--manifest LOCATION]`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
+
+from pybuildpack.errors import BuildError
+from pybuildpack.output import Console
+from pybuildpack.runtime.manifest import RuntimeEntry, default_manifest_location, load_manifest
+from pybuildpack.runtime.pack import pack_runtime
+from pybuildpack.runtime.platform import host_platform
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("runtime", help="pack and list CPython runtimes")
-    parser.set_defaults(func=lambda _args: 2)
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "runtime",
+        help="pack and list CPython runtimes",
+        description="Pack relocatable CPython runtime archives and list the runtimes a manifest offers.",
+    )
+    actions = parser.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)
+
+    pack = actions.add_parser(
+        "pack",
+        help="pack an installed CPython prefix into a relocatable archive",
+        description="Pack an installed CPython prefix (e.g. $(pyenv root)/versions/3.12.1) into a "
+        "relocatable .tar.gz and add it to DIR/manifest.json. Needs patchelf on PATH.",
+    )
+    pack.add_argument("prefix", metavar="PREFIX", type=Path, help="the installation prefix (holds bin/, lib/)")
+    pack.add_argument("--output", "-o", metavar="DIR", type=Path, required=True, help="the mirror directory")
+    pack.set_defaults(func=_pack)
+
+    listing = actions.add_parser(
+        "list",
+        help="list the runtimes of a manifest",
+        description="List the runtimes of a manifest (default: PYBUILDPACK_RUNTIME_MANIFEST, else the "
+        "manifest shipped with pybuildpack); '*' marks those usable on this host.",
+    )
+    listing.add_argument("--manifest", metavar="LOCATION", help="path, file:// or http(s):// URL")
+    listing.set_defaults(func=_list)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        console.step(f"Packing the Python in {args.prefix}")
+        entry = pack_runtime(args.prefix, args.output)
+    except BuildError as error:
+        console.error(error)
+        return 1
+    archive = args.output / entry.url.rsplit("/", 1)[-1]
+    console.info(f"Version:  {entry.version}")
+    console.info(f"Platform: {entry.platform}")
+    console.info(f"Archive:  {archive}")
+    console.info(f"Size:     {_size(entry.size)}")
+    console.info(f"sha256:   {entry.sha256}")
+    console.info(f"Manifest: {args.output / 'manifest.json'}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    console = Console()
+    location = args.manifest or os.environ.get("PYBUILDPACK_RUNTIME_MANIFEST") or default_manifest_location()
+    try:
+        manifest = load_manifest(location, relative_to=Path.cwd())
+    except BuildError as error:
+        console.error(error)
+        return 1
+    host = host_platform()
+    usable = set(manifest.for_host(host).values())
+    console.step(f"Runtimes in {manifest.location}")
+    console.info(f"This host: {host.distro_tag} (also runs {host.portable_tag}); '*' = used here")
+    entries = sorted(manifest.entries, key=lambda e: (e.implementation, _version_key(e), e.platform))
+    for entry in entries:
+        mark = "*" if entry in usable else " "
+        name = "" if entry.implementation == "cpython" else f" ({entry.implementation})"
+        console.info(f"{mark} {entry.version:<9} {entry.platform:<22} {_size(entry.size):>9}{name}")
+    if not entries:
+        console.info("(no runtimes)")
+    return 0
+
+
+def _version_key(entry: RuntimeEntry) -> tuple[int, int, int]:
+    return entry.version_tuple
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    return f"{size / 1_000_000:.1f} MB"

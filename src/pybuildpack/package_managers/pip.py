@@ -126,6 +126,7 @@ class Pip:
     def _env(ctx: BuildContext) -> dict[str, str]:
         env = installer_environment(ctx.build_env, ctx.config)
         env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        env["PIP_ROOT_USER_ACTION"] = "ignore"  # builds often run as root; an env var old pips ignore
         return env
 
     @staticmethod

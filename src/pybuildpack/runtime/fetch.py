@@ -1,0 +1,133 @@
+"""Getting a runtime archive: reuse a verified cached copy, or download, verify, then rename into place.
+
+Nothing unverified ever gets the final name: bytes are hashed while they are written to a temp file in
+the cache dir, size and sha256 are checked, and only then is the file renamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from pybuildpack.errors import BuildError
+from pybuildpack.output import Console
+from pybuildpack.runtime import _net
+from pybuildpack.runtime.manifest import FAILURE, RuntimeEntry
+
+_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tar.zstd", ".tar.bz2", ".tar")
+
+
+class _Mismatch(Exception):
+    """The bytes received are not the ones the manifest describes."""
+
+    def __init__(self, expected_sha256: str, actual_sha256: str, expected_size: int | None, size: str) -> None:
+        super().__init__("mismatch")
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+        self.expected_size = expected_size
+        self.size = size
+
+
+def archive_suffix(url: str) -> str:
+    name = url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1].lower()
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return ".tar.gz"
+
+
+def cached_path(entry: RuntimeEntry, cache_dir: Path) -> Path:
+    return cache_dir / "runtimes" / f"{entry.sha256}{archive_suffix(entry.url)}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_net.CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def obtain_archive(
+    entry: RuntimeEntry,
+    cache_dir: Path,
+    console: Console,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Path, bool]:
+    """Return (archive path, reused). The archive's sha256 always matches the entry."""
+    target = cached_path(entry, cache_dir)
+    if _cached_copy_is_good(target, entry):
+        console.info(f"Reusing the verified archive for Python {entry.version} from the cache")
+        return target, True
+    target.parent.mkdir(parents=True, exist_ok=True)
+    limits = _net.timeouts(environ)
+    try:
+        _net.with_retries(lambda: _download_once(entry, target, limits))
+    except _Mismatch as exc:
+        raise _mismatch_error(entry, exc) from exc
+    except _net.DownloadError as exc:
+        raise BuildError(
+            f"Could not download Python {entry.version}.",
+            f"URL: {entry.url}\nCause: {exc}",
+            "Check that the runtime mirror is reachable (timeouts: CURL_CONNECT_TIMEOUT,\n"
+            "CURL_TIMEOUT), then build again.",
+            FAILURE,
+            "download failed",
+        ) from exc
+    return target, False
+
+
+def _cached_copy_is_good(target: Path, entry: RuntimeEntry) -> bool:
+    try:
+        if not target.is_file():
+            return False
+        if entry.size is not None and target.stat().st_size != entry.size:
+            good = False
+        else:
+            good = file_sha256(target) == entry.sha256
+        if not good:
+            target.unlink()
+    except OSError:
+        return False
+    return good
+
+
+def _mismatch_error(entry: RuntimeEntry, exc: _Mismatch) -> BuildError:
+    sizes = ""
+    if exc.expected_size is not None:
+        sizes = f"\nExpected size:   {exc.expected_size} bytes\nActual size:     {exc.size} bytes"
+    return BuildError(
+        f"The Python {entry.version} archive does not match the runtime manifest (sha256 mismatch).",
+        f"URL: {entry.url}\nExpected sha256: {exc.expected_sha256}\nActual sha256:   {exc.actual_sha256}"
+        f"{sizes}\nThe downloaded file was deleted without being extracted.",
+        "If the archive was rebuilt on purpose, update its sha256 and size in the manifest\n"
+        "(`pybuildpack runtime pack` does it); otherwise the mirror serves a damaged or different file.",
+        FAILURE,
+        "sha256 mismatch",
+    )
+
+
+def _download_once(entry: RuntimeEntry, target: Path, limits: _net.Timeouts) -> None:
+    handle, temp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=target.parent)
+    temp = Path(temp_name)
+    cap = None if entry.size is None else 2 * entry.size + _net.CHUNK
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        with os.fdopen(handle, "wb") as out:
+            for chunk in _net.read_chunks(entry.url, limits):
+                digest.update(chunk)
+                size += len(chunk)
+                if cap is not None and size > cap:
+                    raise _Mismatch(entry.sha256, "(not computed)", entry.size, f"more than {cap}")
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != entry.sha256 or (entry.size is not None and size != entry.size):
+            raise _Mismatch(entry.sha256, actual, entry.size, str(size))
+        temp.replace(target)
+    finally:
+        temp.unlink(missing_ok=True)
