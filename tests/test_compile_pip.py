@@ -104,7 +104,9 @@ def test_project_without_requirements_is_installed_itself(compile_app: Compile, 
     assert "-----> Installing the project itself using 'pip install .'" in result.stdout
     assert shown in result.stdout
     module = app
-    assert built_python(result, f"import {module}, typing_extensions; print({module}.hello())").startswith("Hello")
+    assert built_python(result, f"import {module}, typing_extensions; print({module}.hello())").startswith(
+        "Hello"
+    )
     assert result.report()["package_manager"] == "pip"
 
 
@@ -112,7 +114,9 @@ def test_pyproject_requires_python_picks_the_newest_matching_major(
     compile_app: Compile, runtime_mirror: RuntimeMirror
 ) -> None:
     result = compile_app("pyproject_project").check()
-    assert "-----> Using Python 3.12 specified in pyproject.toml (requires-python '==3.12.*')" in result.stdout
+    assert (
+        "-----> Using Python 3.12 specified in pyproject.toml (requires-python '==3.12.*')" in result.stdout
+    )
     assert f"Installing Python {runtime_mirror.latest('3.12')}" in result.stdout
     assert result.report()["python_version_origin"] == "pyproject.toml"
 
@@ -142,7 +146,11 @@ def test_poisoned_environment_does_not_break_the_build(compile_app: Compile, tmp
 
 @pytest.mark.parametrize(
     ("app", "major", "pip"),
-    [("eol_opt_in", "3.9", "26.0.1"), ("eol_opt_in_python_3.6", "3.6", "21.3.1"), ("eol_opt_in_runtime_txt_2.7", "2.7", "20.3.4")],
+    [
+        ("eol_opt_in", "3.9", "26.0.1"),
+        ("eol_opt_in_python_3.6", "3.6", "21.3.1"),
+        ("eol_opt_in_runtime_txt_2.7", "2.7", "20.3.4"),
+    ],
 )
 def test_end_of_life_python_builds_when_opted_in(
     compile_app: Compile, runtime_mirror: RuntimeMirror, app: str, major: str, pip: str

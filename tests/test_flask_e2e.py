@@ -66,7 +66,9 @@ def example_version(runtime_mirror: RuntimeMirror) -> str:
     return runtime_mirror.latest("3.12")
 
 
-def test_compile_serve_relocate_and_rebuild(compile_app: Compile, tmp_path: Path, example_version: str) -> None:
+def test_compile_serve_relocate_and_rebuild(
+    compile_app: Compile, tmp_path: Path, example_version: str
+) -> None:
     first = compile_app(EXAMPLE).check()
     assert "Collecting flask==3.1.3" in first.stdout
     # The slug runs where it is extracted, not where it was built (no /app symlink, D7).
@@ -97,7 +99,9 @@ def cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.Com
 
 def test_cli_build_then_run(build_env: dict[str, str], tmp_path: Path, example_version: str) -> None:
     out = tmp_path / "flask-app"
-    built = cli("build", str(EXAMPLE), "--output", str(out), "--cache-dir", str(tmp_path / "cache"), env=build_env)
+    built = cli(
+        "build", str(EXAMPLE), "--output", str(out), "--cache-dir", str(tmp_path / "cache"), env=build_env
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     assert "-----> Python app detected" in built.stdout
     assert "Procfile declares types -> web" in built.stdout
@@ -105,10 +109,22 @@ def test_cli_build_then_run(build_env: dict[str, str], tmp_path: Path, example_v
 
     port = free_port()
     env = {**build_env, "PYTHONPATH": str(SRC), "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 1"}
-    with serving([sys.executable, "-m", "pybuildpack", "run", str(out), "web", "--port", str(port)], cwd=tmp_path, env=env):
+    with serving(
+        [sys.executable, "-m", "pybuildpack", "run", str(out), "web", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+    ):
         expect_hello(port, example_version)
 
-    one_off = cli("run", str(out), "--", "python", "-c", "import flask, os; print(flask.__version__, os.environ['PORT'])", env=build_env)
+    one_off = cli(
+        "run",
+        str(out),
+        "--",
+        "python",
+        "-c",
+        "import flask, os; print(flask.__version__, os.environ['PORT'])",
+        env=build_env,
+    )
     assert one_off.returncode == 0, one_off.stderr
     assert one_off.stdout.strip() == "3.1.3 5000"
 
@@ -129,9 +145,13 @@ def test_cli_packs_a_local_python_when_no_manifest_is_configured(
     assert f"Installing Python {example_version}" in built.stdout
 
 
-def test_cli_without_any_runtime_source_says_how_to_provide_one(build_env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_without_any_runtime_source_says_how_to_provide_one(
+    build_env: dict[str, str], tmp_path: Path
+) -> None:
     env = {key: value for key, value in build_env.items() if key != "PYBUILDPACK_RUNTIME_MANIFEST"}
-    env.update(PYENV_ROOT=str(tmp_path / "no-pyenv"), HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "c"))
+    env.update(
+        PYENV_ROOT=str(tmp_path / "no-pyenv"), HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "c")
+    )
     env["UV_PYTHON_INSTALL_DIR"] = str(tmp_path / "no-uv")
     built = cli("build", str(EXAMPLE), "--output", str(tmp_path / "out"), env=env, timeout=120)
     if "Runtime source" in built.stdout or built.returncode == 0:

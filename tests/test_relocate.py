@@ -26,6 +26,9 @@ def test_scripts_run_after_the_directory_moves(tmp_path: Path) -> None:
     (tmp_path / "build").rename(moved)
     out = subprocess.run([moved / "bin" / "hello"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("hello from") and str(moved) in out
-    assert subprocess.run([moved / "bin" / "long"], capture_output=True, text=True, check=True).stdout == "long ok\n"
+    assert (
+        subprocess.run([moved / "bin" / "long"], capture_output=True, text=True, check=True).stdout
+        == "long ok\n"
+    )
     assert (moved / "bin" / "other").read_text() == "#!/bin/sh\necho other\n"
     assert str(tmp_path / "build") not in (moved / "bin" / "hello").read_text()

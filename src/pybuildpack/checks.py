@@ -13,8 +13,17 @@ KNOWN_STACKS: frozenset[str] = frozenset(
     {"heroku-22", "heroku-24", "heroku-26", "scalingo-22", "scalingo-24", "scalingo-26"}
 )
 EOL_STACKS: frozenset[str] = frozenset(
-    {"cedar", "cedar-10", "cedar-14", "heroku-16", "heroku-18", "heroku-20", "scalingo-14", "scalingo-18",
-     "scalingo-20"}
+    {
+        "cedar",
+        "cedar-10",
+        "cedar-14",
+        "heroku-16",
+        "heroku-18",
+        "heroku-20",
+        "scalingo-14",
+        "scalingo-18",
+        "scalingo-20",
+    }
 )
 CURRENT_STACKS = "heroku-22, heroku-24, heroku-26, scalingo-22, scalingo-24, scalingo-26"
 

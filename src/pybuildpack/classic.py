@@ -78,12 +78,16 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
     progress.operation = "resolving the Python version"
     runtimes = load_runtimes(ctx)
     requested = python_version.read_requested(
-        ctx.build_dir, manager=manager_name, cached_version_file=cache.version_file(ctx.cache_dir),
+        ctx.build_dir,
+        manager=manager_name,
+        cached_version_file=cache.version_file(ctx.cache_dir),
         available=runtimes.versions,
     )
     ctx.console.step(python_version.step_text(requested))
     allow_eol = is_enabled("PYBUILDPACK_ALLOW_EOL_PYTHON", ctx.config, ctx.environ)
-    python = python_version.resolve(requested, runtimes.versions, allow_eol=allow_eol, mirror=runtimes.location)
+    python = python_version.resolve(
+        requested, runtimes.versions, allow_eol=allow_eol, mirror=runtimes.location
+    )
     ctx.data.update(python_version.report_fields(python, runtimes.versions, ctx.build_dir))
     for headline, body in python_version.warnings(python, runtimes.versions, manager=manager_name):
         ctx.console.warning(headline, body)
@@ -103,7 +107,8 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
     relocate.relocatable_shebangs(ctx.python_home / "bin")
     profile.write_profile_scripts(ctx.build_dir, manager=manager_name, nltk=False)
     profile.append_export(
-        export_dir(ctx), profile.export_text(ctx.build_dir, manager=manager_name, cache_dir=ctx.cache_dir, nltk=False)
+        export_dir(ctx),
+        profile.export_text(ctx.build_dir, manager=manager_name, cache_dir=ctx.cache_dir, nltk=False),
     )
     progress.operation = "running bin/post_compile"
     _hook(ctx, "post_compile")

@@ -20,7 +20,12 @@ STEP = "-----> "
 INDENT = " " * 7
 BLOCK = " !     "
 
-_COLOURS = {"Error": "\033[1;31m", "Internal Error": "\033[1;31m", "Warning": "\033[1;33m", "Note": "\033[1;34m"}
+_COLOURS = {
+    "Error": "\033[1;31m",
+    "Internal Error": "\033[1;31m",
+    "Warning": "\033[1;33m",
+    "Note": "\033[1;34m",
+}
 _RESET = "\033[0m"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 

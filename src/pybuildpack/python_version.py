@@ -497,7 +497,7 @@ def _no_match(text: str, available: Sequence[Version]) -> BuildError:
         f"No supported Python version satisfies requires-python {quoted(text)} in {PYPROJECT}.",
         f"pybuildpack picks the newest supported Python whose latest available release satisfies "
         f"[project].requires-python. Supported versions available for this build: {names}.",
-        f"Change requires-python in {PYPROJECT} (for example \">={example}\"), or create a "
+        f'Change requires-python in {PYPROJECT} (for example ">={example}"), or create a '
         f"{PYTHON_VERSION_FILE} file containing {example}, then commit the change.",
         failure_reason="pyproject-toml::no-matching-version",
         failure_detail=text[:200],
@@ -748,8 +748,10 @@ def _not_available_error(requested: RequestedPython, available: Sequence[Version
     major = (requested.major, requested.minor)
     patches = sorted({version for version in available if version[:2] == major}, reverse=True)
     listing = ", ".join(_dotted(version) for version in patches)
-    has = f"has these Python {requested.major_text} versions: {listing}" if patches else (
-        f"has no Python {requested.major_text} versions"
+    has = (
+        f"has these Python {requested.major_text} versions: {listing}"
+        if patches
+        else (f"has no Python {requested.major_text} versions")
     )
     if patches:
         fix = (

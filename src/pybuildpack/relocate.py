@@ -13,11 +13,10 @@ from pathlib import Path
 
 _PREAMBLE = (
     "#!/bin/sh\n"
-    "'''exec' \"$(dirname -- \"$(readlink -f -- \"$0\")\")/{interpreter}\" \"$0\" \"$@\"\n"
+    '\'\'\'exec\' "$(dirname -- "$(readlink -f -- "$0")")/{interpreter}" "$0" "$@"\n'
     "' '''\n"
     "# The line above runs this script with the Python installed beside it, wherever it is.\n"
 )
-
 
 
 _EXEC = b"'''exec' "
@@ -52,10 +51,10 @@ def _split_script(data: bytes, bin_prefix: bytes) -> tuple[str, bytes] | None:
     if lines[0].startswith(b"#!" + bin_prefix):
         target, rest = lines[0][2:].strip(), b"\n".join(lines[1:])
     elif lines[0] == b"#!/bin/sh" and len(lines) > 3 and lines[1].startswith(_EXEC + bin_prefix):
-        target, rest = lines[1][len(_EXEC):].split(b" ", 1)[0], lines[3]
+        target, rest = lines[1][len(_EXEC) :].split(b" ", 1)[0], lines[3]
     else:
         return None
-    interpreter = target[len(bin_prefix):].decode("utf-8", "replace")
+    interpreter = target[len(bin_prefix) :].decode("utf-8", "replace")
     if not interpreter or " " in interpreter or "/" in interpreter:
         return None
     return interpreter, rest

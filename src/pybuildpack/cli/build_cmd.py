@@ -32,13 +32,23 @@ def register(sub: Any) -> None:
         "the built app in --output.",
     )
     parser.add_argument("app_dir", type=Path, metavar="APP_DIR")
-    parser.add_argument("--output", type=Path, help="where the built app goes (default: under the user's data dir)")
+    parser.add_argument(
+        "--output", type=Path, help="where the built app goes (default: under the user's data dir)"
+    )
     parser.add_argument("--cache-dir", type=Path, help="build cache to use (default: one per app name)")
     parser.add_argument(
-        "--env", action="append", default=[], metavar="KEY=VALUE", help="a config var for the build (repeatable)"
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config var for the build (repeatable)",
     )
     parser.add_argument(
-        "--python-prefix", action="append", type=Path, default=[], metavar="PREFIX",
+        "--python-prefix",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PREFIX",
         help="an installed CPython to pack and use when no runtime manifest is configured (repeatable)",
     )
     parser.set_defaults(func=main)
@@ -57,7 +67,9 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     started = time.monotonic()
     app_dir = args.app_dir.resolve()
     if not app_dir.is_dir():
-        raise BuildError(f"The app directory {app_dir} does not exist.", fix="Give the path of your app's source.")
+        raise BuildError(
+            f"The app directory {app_dir} does not exist.", fix="Give the path of your app's source."
+        )
     name = app_dir.name
     config = _config_vars(args.env)
     cache_dir = (args.cache_dir or user_dir("cache") / "apps" / name / "cache").resolve()
@@ -84,7 +96,9 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _run_buildpack(build_dir: Path, cache_dir: Path, env_dir: Path, env: dict[str, str], console: Console) -> bool:
+def _run_buildpack(
+    build_dir: Path, cache_dir: Path, env_dir: Path, env: dict[str, str], console: Console
+) -> bool:
     bin_dir = BUILDPACK_DIR / "bin"
     if run.capture([bin_dir / "detect", build_dir], env=env).returncode != 0:
         run.passthrough([bin_dir / "detect", build_dir], env=env)
@@ -92,7 +106,9 @@ def _run_buildpack(build_dir: Path, cache_dir: Path, env_dir: Path, env: dict[st
         return False
     console.step("Python app detected")
     if run.passthrough([bin_dir / "compile", build_dir, cache_dir, env_dir], env=env) != 0:
-        console.block("Error", "Build failed: the Python buildpack could not compile the app.", "See the log above.")
+        console.block(
+            "Error", "Build failed: the Python buildpack could not compile the app.", "See the log above."
+        )
         return False
     return run.capture([bin_dir / "release", build_dir], env=env).ok
 

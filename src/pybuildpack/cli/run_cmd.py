@@ -30,10 +30,16 @@ def register(sub: Any) -> None:
         help="run a process of a built app",
         description="Run PROCESS (default: web) from the app's Procfile, or the command after --.",
     )
-    parser.add_argument("app_dir", type=Path, metavar="DIR", help="a built app (the --output of pybuildpack build)")
+    parser.add_argument(
+        "app_dir", type=Path, metavar="DIR", help="a built app (the --output of pybuildpack build)"
+    )
     parser.add_argument("process", nargs="?", default="web", metavar="PROCESS")
-    parser.add_argument("--port", type=int, default=None, help="PORT for the process (default: $PORT or 5000)")
-    parser.epilog = "Everything after -- is run as a one-off command instead of PROCESS, in the same environment."
+    parser.add_argument(
+        "--port", type=int, default=None, help="PORT for the process (default: $PORT or 5000)"
+    )
+    parser.epilog = (
+        "Everything after -- is run as a one-off command instead of PROCESS, in the same environment."
+    )
     parser.set_defaults(func=main)
 
 
@@ -65,7 +71,6 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, str]:
         raise BuildError(
             f"The process type {quoted(args.process)} is not declared in {app_dir / 'Procfile'}.",
             f"Declared process types: {declared}.",
-            f"Add a line such as `{args.process}: <command>` to the Procfile, or run one of the declared types.",
+            f"Add a line such as `{args.process}: <command>` to the Procfile, or run a declared type.",
         )
     return app_dir, processes[args.process]
-

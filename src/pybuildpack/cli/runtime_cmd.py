@@ -28,7 +28,9 @@ def register(sub: Any) -> None:
         description="Pack an installed CPython prefix (e.g. $(pyenv root)/versions/3.12.1) into a "
         "relocatable .tar.gz and add it to DIR/manifest.json. Needs patchelf on PATH.",
     )
-    pack.add_argument("prefix", metavar="PREFIX", type=Path, help="the installation prefix (holds bin/, lib/)")
+    pack.add_argument(
+        "prefix", metavar="PREFIX", type=Path, help="the installation prefix (holds bin/, lib/)"
+    )
     pack.add_argument("--output", "-o", metavar="DIR", type=Path, required=True, help="the mirror directory")
     pack.set_defaults(func=_pack)
 

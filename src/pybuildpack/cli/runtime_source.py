@@ -18,7 +18,12 @@ from pathlib import Path
 from pybuildpack import app, cache, python_version
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.runtime.local import LocalInterpreter, discover_local_interpreters, ensure_packed, user_mirror_dir
+from pybuildpack.runtime.local import (
+    LocalInterpreter,
+    discover_local_interpreters,
+    ensure_packed,
+    user_mirror_dir,
+)
 from pybuildpack.runtime.manifest import default_manifest_location, load_manifest
 from pybuildpack.runtime.platform import host_platform
 
@@ -59,7 +64,7 @@ def choose_manifest(
             "No runtime manifest is configured, the default runtime mirror cannot be reached, and no CPython "
             "installation was found on this machine (pyenv versions, uv-managed Pythons).",
             "Point the build at a runtime manifest: `--env PYBUILDPACK_RUNTIME_MANIFEST=URL_OR_PATH`, "
-            "or give an installed CPython: `--python-prefix /path/to/prefix` (the directory holding bin/python3).",
+            "or give an installed CPython: `--python-prefix PREFIX` (the directory holding bin/python3).",
             failure_reason="install-python",
         )
     interpreter = _pick(app_dir, cache_dir, config, found)
@@ -89,7 +94,9 @@ def _pick(
         manager, _ = app.select_manager(app_dir)
     except BuildError:
         manager = "pip"
-    allow_eol = (config.get("PYBUILDPACK_ALLOW_EOL_PYTHON") or os.environ.get("PYBUILDPACK_ALLOW_EOL_PYTHON")) == "1"
+    allow_eol = (
+        config.get("PYBUILDPACK_ALLOW_EOL_PYTHON") or os.environ.get("PYBUILDPACK_ALLOW_EOL_PYTHON")
+    ) == "1"
     try:
         requested = python_version.read_requested(
             app_dir, manager=manager, cached_version_file=cache.version_file(cache_dir), available=available

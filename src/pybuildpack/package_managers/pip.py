@@ -64,10 +64,17 @@ class Pip:
             label += f" and setuptools {pins.setuptools}"
         ctx.console.step(f"Installing {label}")
         if python.eol:
-            ctx.console.info(f"Python {python.major_text} is end-of-life: {label} is the newest that supports it.")
+            ctx.console.info(
+                f"Python {python.major_text} is end-of-life: {label} is the newest that supports it."
+            )
         wheel = bundled_pip_wheel(ctx.python_home)
         cmd = [
-            str(ctx.python), str(wheel / "pip"), "install", *self._common_flags(ctx), "--quiet", *wanted,
+            str(ctx.python),
+            str(wheel / "pip"),
+            "install",
+            *self._common_flags(ctx),
+            "--quiet",
+            *wanted,
         ]
         result = run.stream(cmd, env=self._env(ctx), console=ctx.console, line_filter=self._filter(ctx))
         if not result.ok:
@@ -103,8 +110,13 @@ class Pip:
         else:
             ctx.console.step(f"Installing dependencies using '{' '.join(shown)}'")
         cmd = [
-            str(ctx.python), "-m", "pip", *shown[1:], *self._common_flags(ctx),
-            "--exists-action=w", f"--src={ctx.python_home / 'src'}",
+            str(ctx.python),
+            "-m",
+            "pip",
+            *shown[1:],
+            *self._common_flags(ctx),
+            "--exists-action=w",
+            f"--src={ctx.python_home / 'src'}",
         ]
         result = run.stream(
             cmd, env=self._env(ctx), console=ctx.console, cwd=ctx.build_dir, line_filter=self._filter(ctx)
@@ -118,7 +130,11 @@ class Pip:
     @staticmethod
     def _common_flags(ctx: BuildContext) -> list[str]:
         return [
-            "--no-input", "--progress-bar", "off", "--disable-pip-version-check", "--no-warn-script-location",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            "--disable-pip-version-check",
+            "--no-warn-script-location",
             f"--cache-dir={ctx.cache_dir / '.heroku' / 'pip-cache'}",
         ]
 

@@ -14,7 +14,7 @@ def manager_for(name: str, manager_file: str) -> PackageManager:
         return Pip(manager_file)
     title, lockfile = _NAMES[name]
     raise BuildError(
-        f"This app is locked with {title} ({lockfile}), which this version of pybuildpack cannot install yet.",
+        f"This app is locked with {title} ({lockfile}), which pybuildpack cannot install yet.",
         "Only pip is supported so far; Pipenv, Poetry and uv support is being added.",
         f"Until then, export the locked dependencies to a requirements.txt (and remove {lockfile}), "
         "or build with a buildpack that supports it.",

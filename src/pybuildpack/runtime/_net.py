@@ -113,7 +113,7 @@ def _http_chunks(url: str, limits: Timeouts) -> Iterator[bytes]:
         raise DownloadError(cause) from exc
     except urllib.error.URLError as exc:
         raise DownloadError(f"cannot connect: {_reason(exc.reason)}") from exc
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise DownloadError("timed out (CURL_CONNECT_TIMEOUT / CURL_TIMEOUT)") from exc
     except http.client.HTTPException as exc:
         raise DownloadError(f"the transfer broke off: {type(exc).__name__} {exc}") from exc

@@ -7,7 +7,6 @@ refused (our own checks, then tarfile's ``data`` filter as a second line). Two l
 
 from __future__ import annotations
 
-import os
 import posixpath
 import shutil
 import tarfile
@@ -56,10 +55,11 @@ def _extract(archive: Path, entry: RuntimeEntry, dest: Path) -> None:
             members = tar.getmembers()
             for member in members:
                 _check_member(member)
-            tar.extractall(dest, members=members, filter="data")
-    except UnsafeArchive as exc:
-        raise _archive_error(entry, archive, f"It contains an unsafe entry: {exc}.", _UNSAFE_FIX) from exc
-    except tarfile.FilterError as exc:
+            if _HAS_FILTERS:
+                tar.extractall(dest, members=members, filter="data")
+            else:  # Python < 3.11.4 (Debian 12 ships 3.11.2): our own member checks stand alone
+                tar.extractall(dest, members=members)
+    except _UNSAFE_ERRORS as exc:
         raise _archive_error(entry, archive, f"It contains an unsafe entry: {exc}.", _UNSAFE_FIX) from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise _archive_error(
@@ -67,6 +67,10 @@ def _extract(archive: Path, entry: RuntimeEntry, dest: Path) -> None:
         ) from exc
 
 
+_HAS_FILTERS = hasattr(tarfile, "data_filter")
+_UNSAFE_ERRORS: tuple[type[Exception], ...] = (
+    (UnsafeArchive, tarfile.FilterError) if _HAS_FILTERS else (UnsafeArchive,)
+)
 _UNSAFE_FIX = "Nothing was installed. Rebuild the archive (e.g. with `pybuildpack runtime pack`)."
 
 
@@ -99,7 +103,7 @@ def _check_link(member: tarfile.TarInfo, parts: list[str]) -> None:
 def _layout_root(staging: Path, entry: RuntimeEntry, archive: Path) -> Path:
     if entry.layout == "prefix":
         return staging
-    top = sorted(os.listdir(staging))
+    top = sorted(p.name for p in staging.iterdir())
     if top != ["python"] or not (staging / "python").is_dir() or (staging / "python").is_symlink():
         raise _archive_error(
             entry,

@@ -23,7 +23,9 @@ _SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tar.zstd", ".ta
 class _Mismatch(Exception):
     """The bytes received are not the ones the manifest describes."""
 
-    def __init__(self, expected_sha256: str, actual_sha256: str, expected_size: int | None, size: str) -> None:
+    def __init__(
+        self, expected_sha256: str, actual_sha256: str, expected_size: int | None, size: str
+    ) -> None:
         super().__init__("mismatch")
         self.expected_sha256 = expected_sha256
         self.actual_sha256 = actual_sha256

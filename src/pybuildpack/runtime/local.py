@@ -78,7 +78,7 @@ def discover_local_interpreters(
     pyenv_root = Path(env.get("PYENV_ROOT") or home / ".pyenv")
     uv_root = Path(env.get("UV_PYTHON_INSTALL_DIR") or home / ".local" / "share" / "uv" / "python")
     found = [
-        *_interpreters([Path(os.path.abspath(p)) for p in extra_prefixes], "--python-prefix"),
+        *_interpreters([p.absolute() for p in extra_prefixes], "--python-prefix"),
         *_interpreters(_candidates(pyenv_root / "versions", "*"), "pyenv"),
         *_interpreters(_candidates(uv_root, "cpython-*"), "uv"),
     ]

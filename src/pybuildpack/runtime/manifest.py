@@ -102,9 +102,7 @@ def default_manifest_location() -> str:
     return str(Path(__file__).resolve().parent.parent / "data" / "runtime-manifest.json")
 
 
-def load_manifest(
-    location: str, *, relative_to: Path, environ: Mapping[str, str] | None = None
-) -> Manifest:
+def load_manifest(location: str, *, relative_to: Path, environ: Mapping[str, str] | None = None) -> Manifest:
     resolved, base_url = resolve_location(location, relative_to)
     data = _read(resolved, base_url, environ)
     return parse_manifest(data, location=resolved, base_url=base_url)
@@ -150,7 +148,9 @@ def parse_manifest(data: bytes, *, location: str, base_url: str) -> Manifest:
     except UnicodeDecodeError as exc:
         raise _invalid(location, f"it is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
     except json.JSONDecodeError as exc:
-        raise _invalid(location, f"it is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
+        raise _invalid(
+            location, f"it is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from exc
     if not isinstance(document, dict):
         raise _invalid(location, f"the top level must be a JSON object, found {_kind(document)}.")
     _check_top(document, location)
@@ -191,14 +191,18 @@ def _entry(raw: object, index: int, location: str, base_url: str) -> RuntimeEntr
         raise _invalid(location, f"{where} has unknown field(s): {', '.join(unknown)}.")
     for field in REQUIRED_FIELDS:
         if not isinstance(raw.get(field), str):
-            raise _invalid(location, f"{where}: field '{field}' must be a string, found {_kind(raw.get(field))}.")
+            raise _invalid(
+                location, f"{where}: field '{field}' must be a string, found {_kind(raw.get(field))}."
+            )
     values: dict[str, str] = {field: raw[field] for field in REQUIRED_FIELDS}
     problem = _field_problem(values)
     if problem:
         raise _invalid(location, f"{where}: {problem}")
     size = raw.get("size")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        raise _invalid(location, f"{where}: field 'size' must be a byte count or null, found {json.dumps(size)}.")
+        raise _invalid(
+            location, f"{where}: field 'size' must be a byte count or null, found {json.dumps(size)}."
+        )
     return RuntimeEntry(
         version=values["version"],
         platform=values["platform"],
@@ -231,7 +235,9 @@ def _field_problem(values: Mapping[str, str]) -> str | None:
 def _absolute_url(url: str, base_url: str, location: str, where: str) -> str:
     kind = _net.scheme(url)
     if kind and kind not in URL_SCHEMES:
-        raise _invalid(location, f"{where}: field 'url' uses the unsupported scheme {kind}:// ({quoted(url)}).")
+        raise _invalid(
+            location, f"{where}: field 'url' uses the unsupported scheme {kind}:// ({quoted(url)})."
+        )
     return url if kind else urllib.parse.urljoin(base_url, url)
 
 
@@ -248,5 +254,12 @@ def _invalid(location: str, detail: str) -> BuildError:
 def _kind(value: object) -> str:
     if value is None:
         return "null (or nothing)"
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    names = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }
     return names.get(type(value), type(value).__name__)

@@ -63,7 +63,7 @@ class PrefixInfo:
 
 def pack_runtime(prefix: Path, output_dir: Path, *, host: HostPlatform | None = None) -> RuntimeEntry:
     patchelf = find_patchelf()
-    prefix = Path(os.path.abspath(prefix))
+    prefix = prefix.absolute()
     info = inspect_prefix(prefix)
     platform_tag = (host or host_platform()).distro_tag
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +148,7 @@ def inspect_prefix(prefix: Path) -> PrefixInfo:
     candidates = {str(prefix), os.path.realpath(prefix)}
     libdir = lines[2].strip() if len(lines) > 2 else ""
     if libdir.startswith("/") and libdir.rstrip("/") != "":
-        candidates.add(os.path.dirname(libdir.rstrip("/")))
+        candidates.add(str(Path(libdir).parent))
     old = tuple(sorted((p for p in candidates if p not in {"", "/"}), key=lambda p: (-len(p), p)))
     return PrefixInfo(version=version, implementation="cpython", old_prefixes=old)
 
@@ -213,8 +213,8 @@ def _walk(prefix: Path, info: PrefixInfo) -> Iterator[tuple[Path, Path]]:
 
 
 def _copy_link(source: Path, dest: Path, prefix: Path, info: PrefixInfo) -> None:
-    target = os.readlink(source)
-    if os.path.isabs(target):
+    target = str(source.readlink())
+    if target.startswith("/"):
         inside = next((p for p in (str(prefix), *info.old_prefixes) if target.startswith(p + "/")), None)
         if inside is None:
             return  # an absolute link out of the prefix cannot travel
@@ -288,11 +288,9 @@ def rewrite_shebangs(bin_dir: Path, old_prefixes: Sequence[str]) -> None:
         command = first[2:].decode("utf-8", "replace").strip().split()
         if not command or not any(command[0].startswith(p + "/") for p in old_prefixes):
             continue
-        name = os.path.basename(command[0])
-        if b"from __future__" in body:
-            header = f"#!/usr/bin/env {name}\n"  # a string statement before it would be a SyntaxError
-        else:
-            header = trampoline(name)
+        name = command[0].rsplit("/", 1)[-1]
+        # before `from __future__`, a string statement would be a SyntaxError: use env instead
+        header = f"#!/usr/bin/env {name}\n" if b"from __future__" in body else trampoline(name)
         script.write_bytes(header.encode() + body)
 
 
@@ -311,11 +309,12 @@ def scrub_pc(text: str, old_prefixes: Sequence[str]) -> str:
     lines = []
     for line in text.splitlines(keepends=True):
         if line.startswith("prefix="):
-            line = "prefix=${pcfiledir}/../..\n"
-        else:
-            for old in old_prefixes:
-                line = line.replace(old, "${prefix}")
-        lines.append(line)
+            lines.append("prefix=${pcfiledir}/../..\n")
+            continue
+        new = line
+        for old in old_prefixes:
+            new = new.replace(old, "${prefix}")
+        lines.append(new)
     return "".join(lines)
 
 
@@ -361,7 +360,7 @@ def _tar_info(path: Path, name: str) -> tarfile.TarInfo:
     info.mtime = 0
     if stat.S_ISLNK(st.st_mode):
         info.type = tarfile.SYMTYPE
-        info.linkname = os.readlink(path)
+        info.linkname = str(path.readlink())
         info.mode = 0o777
     elif stat.S_ISDIR(st.st_mode):
         info.type = tarfile.DIRTYPE
@@ -375,9 +374,11 @@ def _tar_info(path: Path, name: str) -> tarfile.TarInfo:
 
 def write_reproducible_tar(tree: Path, archive: Path) -> None:
     """Sorted members, owner 0:0, mtime 0, gzip header without name or time: same input, same bytes."""
-    with archive.open("wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=COMPRESSLEVEL, mtime=0
-    ) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        archive.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=COMPRESSLEVEL, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for path in _tree_members(tree):
             info = _tar_info(path, path.relative_to(tree).as_posix())
             if info.isreg():

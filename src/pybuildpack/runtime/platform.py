@@ -11,7 +11,13 @@ import platform as _platform
 from dataclasses import dataclass
 from pathlib import Path
 
-_ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+_ARCH_ALIASES = {
+    "amd64": "x86_64",
+    "x64": "x86_64",
+    "x86_64": "x86_64",
+    "arm64": "aarch64",
+    "aarch64": "aarch64",
+}
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def install_python(ctx: BuildContext, runtimes: Runtimes, python: ResolvedPython
     entry = runtimes.entries.get(python.version)
     if entry is None:
         raise BuildError(
-            f"Python {python.full} is not in the runtime manifest for this machine ({runtimes.host.distro_tag}).",
+            f"Python {python.full} is not in the runtime manifest for {runtimes.host.distro_tag}.",
             f"The manifest {runtimes.location} has no archive of Python {python.full} for "
             f"{runtimes.host.distro_tag} or {runtimes.host.portable_tag}.",
             "Add the runtime to the mirror (`pybuildpack runtime pack PREFIX --output DIR`), "
@@ -47,6 +47,6 @@ def install_python(ctx: BuildContext, runtimes: Runtimes, python: ResolvedPython
             failure_detail=python.full,
         )
     ctx.console.step(f"Installing Python {python.full}")
-    archive, reused = obtain_archive(entry, ctx.cache_dir, ctx.console)
+    archive, _reused = obtain_archive(entry, ctx.cache_dir, ctx.console)
     ctx.console.info(f"Runtime archive: {mask_url(entry.url)} ({entry.platform})")
     install_runtime(archive, entry, ctx.python_home)
