@@ -1,12 +1,18 @@
 # Sourced by the bin/* shims: find a python3 >= 3.11 to run the build engine with, then exec it.
-# POSIX sh. PYBUILDPACK_HOST_PYTHON may name the interpreter explicitly.
+# POSIX sh. PYBUILDPACK_HOST_PYTHON, when set, is the only interpreter tried.
 
 pybuildpack_launch() {
   face=$1
   shift
   here=$(cd "$(dirname "$0")/.." && pwd -P)
-  wanted="PYBUILDPACK_HOST_PYTHON, then python3.14 python3.13 python3.12 python3.11 python3 on PATH"
-  for candidate in ${PYBUILDPACK_HOST_PYTHON:-} $(pybuildpack_candidates); do
+  if [ -n "${PYBUILDPACK_HOST_PYTHON:-}" ]; then
+    wanted="PYBUILDPACK_HOST_PYTHON=$PYBUILDPACK_HOST_PYTHON"
+    candidates=$PYBUILDPACK_HOST_PYTHON
+  else
+    wanted="python3.14 python3.13 python3.12 python3.11 python3 on PATH, /usr/local/bin/python3, /usr/bin/python3"
+    candidates=$(pybuildpack_candidates)
+  fi
+  for candidate in $candidates; do
     if "$candidate" -I -S -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
       exec "$candidate" -I -S -c 'import sys; sys.path.insert(0, sys.argv.pop(1)); from pybuildpack.classic import main; raise SystemExit(main())' "$here/src" "$face" "$@"
     fi

@@ -73,6 +73,7 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
     manager_name, manager_file = app.select_manager(ctx.build_dir)
     ctx.data.set("package_manager", manager_name)
     manager = manager_for(manager_name, manager_file)
+    ctx.build_env.update(manager.build_env_additions())
     checks.check_no_venv(ctx.build_dir)
 
     progress.operation = "resolving the Python version"

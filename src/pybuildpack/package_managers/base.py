@@ -40,8 +40,9 @@ class PackageManager(Protocol):
     def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
         """Install the app's dependencies into BUILD_DIR/.heroku/python, printing a step."""
 
-    def export_lines(self, ctx: BuildContext) -> list[str]:
-        """Lines the manager adds to the `export` file and the runtime profile."""
+    def build_env_additions(self) -> dict[str, str]:
+        """Variables the manager adds to the build environment (seen by later steps and hooks)."""
+
 
 
 def dependency_failure(ctx: BuildContext, manager: str, output: str) -> BuildError:

@@ -124,8 +124,9 @@ class Pip:
         if not result.ok:
             raise dependency_failure(ctx, "pip", result.output)
 
-    def export_lines(self, ctx: BuildContext) -> list[str]:
-        return ['export PIP_DISABLE_PIP_VERSION_CHECK="1"']
+    def build_env_additions(self) -> dict[str, str]:
+        return {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
 
     @staticmethod
     def _common_flags(ctx: BuildContext) -> list[str]:
@@ -141,7 +142,6 @@ class Pip:
     @staticmethod
     def _env(ctx: BuildContext) -> dict[str, str]:
         env = installer_environment(ctx.build_env, ctx.config)
-        env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
         env["PIP_ROOT_USER_ACTION"] = "ignore"  # builds often run as root; an env var old pips ignore
         return env
 

@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers.base import PackageManager
 from pybuildpack.package_managers.pip import Pip
+from pybuildpack.python_version import ResolvedPython
 
-_NAMES = {"pipenv": ("Pipenv", "Pipfile.lock"), "poetry": ("Poetry", "poetry.lock"), "uv": ("uv", "uv.lock")}
+_NOT_YET = {"pipenv": ("Pipenv", "Pipfile.lock"), "poetry": ("Poetry", "poetry.lock"), "uv": ("uv", "uv.lock")}
 
 
 def manager_for(name: str, manager_file: str) -> PackageManager:
     if name == "pip":
         return Pip(manager_file)
-    title, lockfile = _NAMES[name]
-    raise BuildError(
-        f"This app is locked with {title} ({lockfile}), which pybuildpack cannot install yet.",
-        "Only pip is supported so far; Pipenv, Poetry and uv support is being added.",
-        f"Until then, export the locked dependencies to a requirements.txt (and remove {lockfile}), "
-        "or build with a buildpack that supports it.",
-        failure_reason=f"install-package-manager::{name}",
-        failure_detail=name,
-    )
+    return NotYetSupported(name)
+
+
+class NotYetSupported:
+    """A manager pybuildpack recognises (so version rules apply) but cannot install yet.
+
+    The build reads and checks the Python version first, exactly as it will once the manager is
+    supported, and fails at the manager's install step with a clear way forward.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def build_env_additions(self) -> dict[str, str]:
+        return {}
+
+    def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        title, lockfile = _NOT_YET[self.name]
+        raise BuildError(
+            f"This app is locked with {title} ({lockfile}), which pybuildpack cannot install yet.",
+            "Only pip is supported so far; Pipenv, Poetry and uv support is being added.",
+            f"Until then, export the locked dependencies to a requirements.txt (and remove {lockfile}), "
+            "or build with a buildpack that supports it.",
+            failure_reason=f"install-package-manager::{self.name}",
+            failure_detail=self.name,
+        )
+
+    def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        raise AssertionError("install_tool always fails first")
