@@ -168,3 +168,17 @@ def test_end_of_life_python_builds_when_opted_in(
     assert "Warning:" in result.stderr
     version = built_python(result, "import sys; print('%d.%d' % sys.version_info[:2])")
     assert version == major
+
+
+def test_test_compile_installs_the_test_requirements(
+    compile_app: Compile, runtime_mirror: RuntimeMirror
+) -> None:
+    if not runtime_mirror.has("3.13"):
+        pytest.skip("the test runtime mirror has no Python 3.13")
+    result = compile_app("pip_basic", script="test-compile").check()
+    shown = "-----> Installing dependencies using 'pip install -r requirements.txt -r requirements-test.txt'"
+    assert shown in result.stdout
+    # post_compile sees the CI variables bin/test-compile sets
+    for line in ("INSTALL_TEST=1", "DISABLE_COLLECTSTATIC=1", "LC_ALL=C.UTF-8", "LANG=en_US.UTF-8"):
+        assert f"{line}\n" in result.stdout
+    assert built_python(result, "import pytest; print(pytest.__version__)") == "9.2.0"

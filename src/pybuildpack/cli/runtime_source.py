@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pybuildpack import app, cache, python_version
+from pybuildpack.env import is_enabled
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.runtime.local import (
@@ -94,9 +95,7 @@ def _pick(
         manager, _ = app.select_manager(app_dir)
     except BuildError:
         manager = "pip"
-    allow_eol = (
-        config.get("PYBUILDPACK_ALLOW_EOL_PYTHON") or os.environ.get("PYBUILDPACK_ALLOW_EOL_PYTHON")
-    ) == "1"
+    allow_eol = is_enabled("PYBUILDPACK_ALLOW_EOL_PYTHON", config, os.environ)
     try:
         requested = python_version.read_requested(
             app_dir, manager=manager, cached_version_file=cache.version_file(cache_dir), available=available

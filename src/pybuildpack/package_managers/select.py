@@ -8,7 +8,11 @@ from pybuildpack.package_managers.base import PackageManager
 from pybuildpack.package_managers.pip import Pip
 from pybuildpack.python_version import ResolvedPython
 
-_NOT_YET = {"pipenv": ("Pipenv", "Pipfile.lock"), "poetry": ("Poetry", "poetry.lock"), "uv": ("uv", "uv.lock")}
+_NOT_YET = {
+    "pipenv": ("Pipenv", "Pipfile.lock"),
+    "poetry": ("Poetry", "poetry.lock"),
+    "uv": ("uv", "uv.lock"),
+}
 
 
 def manager_for(name: str, manager_file: str) -> PackageManager:
