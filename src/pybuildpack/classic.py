@@ -16,7 +16,7 @@ from pathlib import Path
 from pybuildpack import app, build_data, cache, checks, python_version, relocate
 from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
-from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir
+from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir, setting
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.package_managers.select import manager_for
@@ -72,8 +72,6 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
     checks.check_no_python_dir(ctx.build_dir)
     manager_name, manager_file = app.select_manager(ctx.build_dir)
     ctx.data.set("package_manager", manager_name)
-    manager = manager_for(manager_name, manager_file)
-    ctx.build_env.update(manager.build_env_additions())
     checks.check_no_venv(ctx.build_dir)
 
     progress.operation = "resolving the Python version"
@@ -92,6 +90,12 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
     ctx.data.update(python_version.report_fields(python, runtimes.versions, ctx.build_dir))
     for headline, body in python_version.warnings(python, runtimes.versions, manager=manager_name):
         ctx.console.warning(headline, body)
+
+    installer = setting("PYBUILDPACK_INSTALLER", ctx.config, ctx.environ)
+    manager = manager_for(
+        manager_name, manager_file, python, install_test=ctx.install_test, installer=installer
+    )
+    ctx.build_env.update(manager.build_env_additions())
 
     (ctx.build_dir / ".profile.d").mkdir(exist_ok=True)
     progress.operation = "installing Python"

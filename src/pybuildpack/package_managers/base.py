@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from pybuildpack.context import BuildContext
@@ -32,17 +33,35 @@ HINTS: tuple[tuple[str, str, str], ...] = (
 
 
 class PackageManager(Protocol):
-    name: str
+    """One package manager. The pipeline calls these in this order: build_env_additions (after
+    selection), install_tool, install_dependencies. The build cache (cache.py) uses name,
+    tool_version, input_files and syncs_exactly to decide whether a cached environment is reused,
+    updated in place, or discarded."""
 
-    def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
-        """Install the manager itself (pinned), printing a step."""
+    name: str  # "pip" | "pipenv" | "poetry" | "uv": the report's package_manager value
 
-    def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
-        """Install the app's dependencies into BUILD_DIR/.heroku/python, printing a step."""
+    @property
+    def tool_version(self) -> str:
+        """The pinned version of the manager itself (printed, recorded, part of the cache key)."""
+
+    @property
+    def syncs_exactly(self) -> bool:
+        """True if install_dependencies, started from an older environment, leaves exactly the set a
+        clean install would give (removing what is no longer required). Otherwise a change of the
+        inputs discards the cached environment."""
+
+    def input_files(self, build_dir: Path) -> list[Path]:
+        """Every file whose content decides what gets installed (lockfiles, requirements files and
+        the files they include, pyproject.toml, setup.py...). Their digests are the cache key."""
 
     def build_env_additions(self) -> dict[str, str]:
         """Variables the manager adds to the build environment (seen by later steps and hooks)."""
 
+    def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        """Install the manager itself (pinned), printing a step; reuse it when already present."""
+
+    def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        """Install the app's dependencies into BUILD_DIR/.heroku/python, printing a step."""
 
 
 def dependency_failure(ctx: BuildContext, manager: str, output: str) -> BuildError:

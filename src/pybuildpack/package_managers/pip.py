@@ -49,14 +49,58 @@ def bundled_pip_wheel(python_home: Path) -> Path:
     return wheels[-1]
 
 
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)")
+_PROJECT_FILES = ("setup.py", "setup.cfg", "pyproject.toml")
+
+
+def requirement_files(first: Path) -> list[Path]:
+    """A requirements file and every file it includes with -r/-c, recursively (paths are relative to
+    the including file, as pip reads them). Missing files are listed too: pip will report them."""
+    seen: list[Path] = []
+    pending = [first]
+    while pending:
+        path = pending.pop(0)
+        if path in seen:
+            continue
+        seen.append(path)
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            match = _INCLUDE.match(line)
+            if match and "://" not in match.group(1):
+                pending.append(path.parent / match.group(1))
+    return seen
+
+
 class Pip:
     name = "pip"
 
-    def __init__(self, manager_file: str) -> None:
+    def __init__(self, manager_file: str, python: ResolvedPython, *, install_test: bool = False) -> None:
         self.manager_file = manager_file  # requirements.txt, or setup.py / pyproject.toml (D1)
+        self.pins = pins_for(python)
+        self.install_test = install_test
+
+    @property
+    def tool_version(self) -> str:
+        return self.pins.pip
+
+    @property
+    def syncs_exactly(self) -> bool:
+        return False  # pip never removes what is no longer required; cache.py prunes for it
+
+    def input_files(self, build_dir: Path) -> list[Path]:
+        if self.manager_file != "requirements.txt":
+            return [build_dir / name for name in _PROJECT_FILES if (build_dir / name).exists()]
+        files = requirement_files(build_dir / "requirements.txt")
+        test = build_dir / "requirements-test.txt"
+        if self.install_test and test.is_file():
+            files += [path for path in requirement_files(test) if path not in files]
+        return files
 
     def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
-        pins = pins_for(python)
+        pins = self.pins
         wanted = [f"pip=={pins.pip}"]
         label = f"pip {pins.pip}"
         if pins.setuptools:
@@ -95,7 +139,7 @@ class Pip:
         if self.manager_file != "requirements.txt":
             return ["pip", "install", "."]
         cmd = ["pip", "install", "-r", "requirements.txt"]
-        if ctx.install_test and (ctx.build_dir / "requirements-test.txt").is_file():
+        if self.install_test and (ctx.build_dir / "requirements-test.txt").is_file():
             cmd += ["-r", "requirements-test.txt"]
         return cmd
 
@@ -126,7 +170,6 @@ class Pip:
 
     def build_env_additions(self) -> dict[str, str]:
         return {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-
 
     @staticmethod
     def _common_flags(ctx: BuildContext) -> list[str]:

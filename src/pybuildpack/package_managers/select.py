@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers.base import PackageManager
@@ -15,9 +17,12 @@ _NOT_YET = {
 }
 
 
-def manager_for(name: str, manager_file: str) -> PackageManager:
+def manager_for(
+    name: str, manager_file: str, python: ResolvedPython, *, install_test: bool
+) -> PackageManager:
+    """The manager for the selected name, set up for the resolved Python (tool pins depend on it)."""
     if name == "pip":
-        return Pip(manager_file)
+        return Pip(manager_file, python, install_test=install_test)
     return NotYetSupported(name)
 
 
@@ -30,6 +35,11 @@ class NotYetSupported:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.tool_version = "unsupported"
+        self.syncs_exactly = False
+
+    def input_files(self, build_dir: Path) -> list[Path]:
+        return [build_dir / _NOT_YET[self.name][1]]
 
     def build_env_additions(self) -> dict[str, str]:
         return {}
