@@ -18,9 +18,11 @@ _NOT_YET = {
 
 
 def manager_for(
-    name: str, manager_file: str, python: ResolvedPython, *, install_test: bool
+    name: str, manager_file: str, python: ResolvedPython, *, install_test: bool, installer: str | None = None
 ) -> PackageManager:
-    """The manager for the selected name, set up for the resolved Python (tool pins depend on it)."""
+    """The manager for the selected name, set up for the resolved Python (tool pins depend on it).
+
+    `installer` is the PYBUILDPACK_INSTALLER setting (e.g. "uv" to install requirements.txt with uv)."""
     if name == "pip":
         return Pip(manager_file, python, install_test=install_test)
     return NotYetSupported(name)
