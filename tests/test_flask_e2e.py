@@ -80,9 +80,11 @@ def test_compile_serve_relocate_and_rebuild(
         expect_hello(port, example_version)
 
     second = first.recompile().check()
-    assert f"Installing Python {example_version}" in second.stdout
+    assert f"Using cached install of Python {example_version}" in second.stdout
+    assert "Collecting" not in second.stdout  # D10: unchanged inputs, no installer run
     assert "Saving cache" in second.stdout
-    assert second.report()["python_version"] == example_version
+    report = second.report()
+    assert (report["python_version"], report["cache_status"]) == (example_version, "reused")
 
 
 def cli(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -1,16 +1,44 @@
-"""What a build remembers for the next one.
+"""The build cache: what a build keeps for the next one, and every reason it throws something away.
 
-The sticky Python version and the stack stay where the classic buildpack keeps them (CONTRACT D11),
-so an app moving from it keeps its major version. Runtime archives are kept by sha256 (runtime/fetch.py)
-and pip's download and wheel cache lives in `.heroku/pip-cache`.
+CACHE_DIR layout (the sticky files stay where the classic buildpack keeps them, CONTRACT D11):
+
+    .heroku/python-version        python-X.Y.Z of the last successful build (the sticky version)
+    .heroku/python-stack          its stack
+    .heroku/pip-cache/            pip's download and wheel cache
+    runtimes/<sha256>.tar.gz      verified runtime archives (runtime/fetch.py)
+    pybuildpack/env/python/       the installed environment (BUILD_DIR/.heroku/python) of the last build
+    pybuildpack/env/key.json      what that environment was built from (the cache key, see EnvKey)
+    pybuildpack/in-use            present from restore until a successful save: a build that died
+                                  in between leaves it, and the next build starts clean
+    pybuildpack/lock              serialises builds sharing this cache dir
+
+The environment is restored by hard links (a copy where links are impossible) and saved the same
+way into a temp dir that is renamed into place, so the cache is never half-written.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
+import json
 import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TextIO
 
+from pybuildpack.context import BuildContext
+from pybuildpack.env import is_enabled
+from pybuildpack.errors import BuildError
+from pybuildpack.output import Console
 from pybuildpack.python_version import ResolvedPython
+
+FORMAT = 1
+LOCK_TIMEOUT = 900.0
 
 
 def version_file(cache_dir: Path) -> Path:
@@ -21,17 +49,288 @@ def stack_file(cache_dir: Path) -> Path:
     return cache_dir / ".heroku" / "python-stack"
 
 
-def cached_stack(cache_dir: Path) -> str | None:
-    try:
-        return stack_file(cache_dir).read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
 def save_build_state(cache_dir: Path, *, stack: str, python: ResolvedPython) -> None:
-    """Written only after a successful build, each file atomically."""
+    """The sticky version and stack, written only after a successful build, each atomically."""
     _write(version_file(cache_dir), f"python-{python.full}\n")
     _write(stack_file(cache_dir), f"{stack}\n")
+
+
+@dataclass(frozen=True)
+class EnvKey:
+    """Everything an installed environment depends on. Any difference is a printed reason."""
+
+    stack: str
+    python: str
+    runtime_sha256: str
+    manager: str
+    manager_version: str
+    inputs: dict[str, str] = field(default_factory=dict)  # path relative to the app -> sha256
+    format: int = FORMAT
+
+    @classmethod
+    def from_json(cls, data: object) -> EnvKey | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(**data)
+        except TypeError:
+            return None
+
+
+def digest_inputs(build_dir: Path, files: list[Path]) -> dict[str, str]:
+    digests = {}
+    for path in files:
+        name = os.path.relpath(path, build_dir)
+        try:
+            digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digests[name] = "missing"
+    return digests
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str  # empty | reused | partial | discarded
+    reasons: tuple[str, ...] = ()
+
+
+def decide(previous: EnvKey | None, current: EnvKey, *, in_place_ok: bool) -> Decision:
+    """Compare the last build's key with this one's, in the order the log prints reasons."""
+    if previous is None:
+        return Decision("empty")
+    reasons = []
+    if previous.stack != current.stack:
+        reasons.append(f"The stack changed from {previous.stack} to {current.stack}")
+    if previous.python != current.python:
+        reasons.append(f"The Python version changed from {previous.python} to {current.python}")
+    elif previous.runtime_sha256 != current.runtime_sha256:
+        reasons.append(
+            f"The Python {current.python} runtime archive changed (sha256 {current.runtime_sha256[:12]})"
+        )
+    if previous.format != current.format:
+        reasons.append(f"The cache format changed from {previous.format} to {current.format}")
+    if previous.manager != current.manager:
+        reasons.append(f"The package manager changed from {previous.manager} to {current.manager}")
+    elif previous.manager_version != current.manager_version:
+        before, after = previous.manager_version, current.manager_version
+        reasons.append(f"The {current.manager} version changed from {before} to {after}")
+    changed = _changed_inputs(previous.inputs, current.inputs)
+    if reasons:
+        return Decision("discarded", (*reasons, *changed))
+    if changed:
+        return Decision("partial" if in_place_ok else "discarded", tuple(changed))
+    return Decision("reused")
+
+
+def _changed_inputs(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    lines = []
+    for name in sorted(set(before) | set(after)):
+        if name not in before:
+            lines.append(f"{name} is new")
+        elif name not in after:
+            lines.append(f"{name} is no longer used")
+        elif before[name] != after[name]:
+            lines.append(f"The contents of {name} changed")
+    return lines
+
+
+class EnvCache:
+    """The cached installed environment of one app."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.root = cache_dir / "pybuildpack"
+        self.env = self.root / "env"
+        self.in_use = self.root / "in-use"
+
+    def previous_key(self) -> EnvKey | None:
+        try:
+            return EnvKey.from_json(json.loads((self.env / "key.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def unfinished_build(self) -> bool:
+        return self.in_use.exists()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.env, ignore_errors=True)
+        self.in_use.unlink(missing_ok=True)
+
+    def restore(self, target: Path) -> str | None:
+        """Link the cached environment into target. Returns a problem description, or None if intact."""
+        manifest = _read_manifest(self.env / "installed.json")
+        source = self.env / "python"
+        if manifest is None or not source.is_dir():
+            return "its record of installed distributions is missing"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.in_use.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        _link_tree(source, target)
+        found = installed_distributions(target)
+        if found != manifest:
+            missing = sorted(set(manifest) - set(found))
+            extra = sorted(set(found) - set(manifest))
+            return (
+                f"installed distributions differ (missing: {', '.join(missing) or 'none'}; "
+                f"extra: {', '.join(extra) or 'none'})"
+            )
+        return None
+
+    def save(self, python_home: Path, key: EnvKey) -> None:
+        """Replace the cached environment with this build's, atomically."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f"env.new-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        _link_tree(python_home, staging / "python")
+        _write(staging / "installed.json", json.dumps(installed_distributions(python_home), indent=1) + "\n")
+        _write(staging / "key.json", json.dumps(asdict(key), indent=1, sort_keys=True) + "\n")
+        old = self.root / f"env.old-{os.getpid()}"
+        if self.env.exists():
+            self.env.rename(old)
+        staging.rename(self.env)
+        shutil.rmtree(old, ignore_errors=True)
+        self.in_use.unlink(missing_ok=True)
+
+    def clean_leftovers(self) -> None:
+        """Temp dirs of builds that were killed while saving."""
+        if self.root.is_dir():
+            for leftover in self.root.glob("env.*-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def restore(ctx: BuildContext, key: EnvKey, *, in_place_ok: bool) -> str:
+    """The "restore cache" step: decide, print every reason, and link the environment in if kept.
+
+    Returns the cache status: empty, reused, partial (kept and updated in place, D4) or discarded."""
+    envs = EnvCache(ctx.cache_dir)
+    envs.clean_leftovers()
+    previous = envs.previous_key()
+    if previous is not None and is_enabled("PYBUILDPACK_CLEAR_CACHE", ctx.config, ctx.environ):
+        decision = Decision("discarded", ("PYBUILDPACK_CLEAR_CACHE is set",))
+    elif previous is not None and envs.unfinished_build():
+        decision = Decision("discarded", ("The previous build using this cache did not finish",))
+    else:
+        decision = decide(previous, key, in_place_ok=in_place_ok)
+    if decision.status in ("reused", "partial"):
+        problem = envs.restore(ctx.python_home)
+        if problem is not None:
+            shutil.rmtree(ctx.python_home, ignore_errors=True)
+            decision = Decision("discarded", (f"The cached environment failed its check: {problem}",))
+    _print_decision(ctx.console, decision, key)
+    if decision.status == "discarded":
+        envs.discard()
+    return decision.status
+
+
+def _print_decision(console: Console, decision: Decision, key: EnvKey) -> None:
+    if decision.status == "discarded":
+        console.step("Discarding cache since:")
+    elif decision.status == "partial":
+        console.step("Restoring cache, and updating the environment in place since:")
+    elif decision.status == "reused":
+        console.step("Restoring cache")
+        compared = ", ".join(key.inputs) or "no dependency files"
+        console.info(
+            f"Unchanged since the last build: stack {key.stack}, Python {key.python}, "
+            f"{key.manager} {key.manager_version}, {compared}"
+        )
+    for reason in decision.reasons:
+        console.info(f"- {reason}")
+
+
+def save(ctx: BuildContext, key: EnvKey, *, stack: str, python: ResolvedPython) -> None:
+    """The "save cache" step, after a successful build."""
+    ctx.console.step("Saving cache")
+    EnvCache(ctx.cache_dir).save(ctx.python_home, key)
+    save_build_state(ctx.cache_dir, stack=stack, python=python)
+    size = tree_size(ctx.cache_dir)
+    ctx.data.set("cache_size", size)
+    ctx.console.info(f"Cache size: {size / 1_000_000:.1f} MB")
+
+
+def installed_distributions(python_home: Path) -> list[str]:
+    """`name==version` of every distribution in site-packages, from the dist-info directory names."""
+    found = []
+    for site in python_home.glob("lib/python*/site-packages"):
+        for info in site.glob("*.dist-info"):
+            found.append(info.name[: -len(".dist-info")].replace("-", "==", 1).lower())
+        for info in site.glob("*.egg-info"):
+            found.append(info.name.lower())
+    return sorted(found)
+
+
+def _read_manifest(path: Path) -> list[str] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Copy a tree by hard links (symlinks copied as links); plain copies across filesystems."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                raise
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy)
+
+
+def tree_size(path: Path) -> int:
+    """Bytes used under path, each hard-linked file counted once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                stat = (Path(root) / name).lstat()
+            except OSError:
+                continue
+            if (stat.st_dev, stat.st_ino) not in seen:
+                seen.add((stat.st_dev, stat.st_ino))
+                total += stat.st_size
+    return total
+
+
+class CacheLocked(BuildError):
+    """Raised only while waiting for the lock, before this build owns anything in the cache dir."""
+
+
+@contextmanager
+def locked(cache_dir: Path, console: Console, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the cache dir's lock for a whole build; wait for another build up to `timeout` seconds."""
+    lock_path = cache_dir / "pybuildpack" / "lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        if not _try_lock(handle):
+            console.step(f"Waiting for another build that is using the cache dir {cache_dir}")
+            deadline = time.monotonic() + timeout
+            while not _try_lock(handle):
+                if time.monotonic() > deadline:
+                    raise CacheLocked(
+                        f"Another build has used the cache dir {cache_dir} for more than {timeout:.0f} s.",
+                        "Builds that share a cache dir run one at a time, so that neither reads what the "
+                        "other is writing.",
+                        "Wait for the other build to finish, or give this build its own cache dir.",
+                        failure_reason="cache::locked",
+                    )
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _try_lock(handle: TextIO) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _write(path: Path, text: str) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pybuildpack import app, build_data, cache, checks, python_version, relocate
@@ -19,10 +20,13 @@ from pybuildpack.context import BuildContext
 from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir, setting
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
+from pybuildpack.package_managers.base import PackageManager
 from pybuildpack.package_managers.select import manager_for
+from pybuildpack.python_version import ResolvedPython
 from pybuildpack.run import capture
+from pybuildpack.runtime.manifest import RuntimeEntry
 from pybuildpack.steps import hooks, profile
-from pybuildpack.steps.python import install_python, load_runtimes
+from pybuildpack.steps.python import Runtimes, install_python, load_runtimes, runtime_entry
 
 BUILDPACK_DIR = Path(__file__).resolve().parents[2]
 
@@ -33,32 +37,53 @@ class _Progress:
     operation = "starting the build"
 
 
+@dataclass
+class _Plan:
+    """What the analysis decided, before anything is installed."""
+
+    stack: str
+    python: ResolvedPython
+    runtime: RuntimeEntry
+    manager: PackageManager
+    key: cache.EnvKey
+
+
 def compile_app(build_dir: Path, cache_dir: Path, env_dir: Path | None, *, install_test: bool = False) -> int:
     console = Console()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    data = BuildData.start(cache_dir)
-    config = read_env_dir(env_dir)
-    ctx = BuildContext(
-        build_dir, cache_dir, env_dir, dict(os.environ), config, console, data, install_test=install_test
-    )
+    try:
+        with cache.locked(cache_dir, console):
+            ctx = BuildContext(
+                build_dir, cache_dir, env_dir, dict(os.environ), read_env_dir(env_dir), console,
+                BuildData.start(cache_dir), install_test=install_test,
+            )  # fmt: skip
+            return _compile(ctx)
+    except cache.CacheLocked as error:  # another build owns the cache dir and its build data
+        console.error(error)
+        return 1
+
+
+def _compile(ctx: BuildContext) -> int:
     progress = _Progress()
     started = time.monotonic()
     try:
-        _compile(ctx, progress)
-        data.set("total_duration", round(time.monotonic() - started, 3))
+        plan = _analyse(ctx, progress)
+        _install(ctx, plan, progress)
+        _finish(ctx, plan, progress)
     except BuildError as error:
-        console.error(error)
-        data.record_failure(error)
+        ctx.console.error(error)
+        ctx.data.record_failure(error)
         return 1
     except Exception:
-        console.internal_error(progress.operation, traceback.format_exc())
-        data.record_failure(BuildError("unexpected error", failure_reason="internal-error::unhandled"))
+        ctx.console.internal_error(progress.operation, traceback.format_exc())
+        ctx.data.record_failure(BuildError("unexpected error", failure_reason="internal-error::unhandled"))
         return 1
+    ctx.data.set("total_duration", round(time.monotonic() - started, 3))
     return 0
 
 
-def _compile(ctx: BuildContext, progress: _Progress) -> None:
-    """The build, in the order of the log (CONTRACT §3)."""
+def _analyse(ctx: BuildContext, progress: _Progress) -> _Plan:
+    """Everything that can fail fast: checks, hooks that may fix the app, manager, Python version."""
     progress.operation = "checking the stack"
     stack = checks.resolve_stack(ctx.environ)
     checks.check_duplicate_run(ctx.build_dir, ctx.environ)
@@ -76,9 +101,22 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
 
     progress.operation = "resolving the Python version"
     runtimes = load_runtimes(ctx)
+    python = _python_version(ctx, runtimes, manager_name)
+    installer = setting("PYBUILDPACK_INSTALLER", ctx.config, ctx.environ)
+    manager = manager_for(
+        manager_name, manager_file, python, install_test=ctx.install_test, installer=installer
+    )
+    ctx.build_env.update(manager.build_env_additions())
+    runtime = runtime_entry(runtimes, python)
+    inputs = cache.digest_inputs(ctx.build_dir, manager.input_files(ctx.build_dir))
+    key = cache.EnvKey(stack, python.full, runtime.sha256, manager.name, manager.tool_version, inputs)
+    return _Plan(stack, python, runtime, manager, key)
+
+
+def _python_version(ctx: BuildContext, runtimes: Runtimes, manager: str) -> ResolvedPython:
     requested = python_version.read_requested(
         ctx.build_dir,
-        manager=manager_name,
+        manager=manager,
         cached_version_file=cache.version_file(ctx.cache_dir),
         available=runtimes.versions,
     )
@@ -88,41 +126,52 @@ def _compile(ctx: BuildContext, progress: _Progress) -> None:
         requested, runtimes.versions, allow_eol=allow_eol, mirror=runtimes.location
     )
     ctx.data.update(python_version.report_fields(python, runtimes.versions, ctx.build_dir))
-    for headline, body in python_version.warnings(python, runtimes.versions, manager=manager_name):
+    for headline, body in python_version.warnings(python, runtimes.versions, manager=manager):
         ctx.console.warning(headline, body)
+    return python
 
-    installer = setting("PYBUILDPACK_INSTALLER", ctx.config, ctx.environ)
-    manager = manager_for(
-        manager_name, manager_file, python, install_test=ctx.install_test, installer=installer
-    )
-    ctx.build_env.update(manager.build_env_additions())
 
+def _install(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
+    """Restore what the cache can give, then install Python, the manager and the dependencies."""
+    progress.operation = "restoring the cache"
+    with ctx.data.timed("cache_restore_duration"):
+        status = cache.restore(ctx, plan.key, in_place_ok=plan.manager.syncs_exactly)
+    ctx.data.set("cache_status", status)
+    ctx.env_restored = status in ("reused", "partial")
     (ctx.build_dir / ".profile.d").mkdir(exist_ok=True)
+
     progress.operation = "installing Python"
     with ctx.data.timed("python_install_duration"):
-        install_python(ctx, runtimes, python)
-    progress.operation = f"installing {manager_name}"
+        if ctx.env_restored:
+            ctx.console.step(f"Using cached install of Python {plan.python.full}")
+        else:
+            install_python(ctx, plan.runtime, plan.python)
+    progress.operation = f"installing {plan.manager.name}"
     with ctx.data.timed("package_manager_install_duration"):
-        manager.install_tool(ctx, python)
+        plan.manager.install_tool(ctx, plan.python)
     progress.operation = "installing dependencies"
     with ctx.data.timed("dependencies_install_duration"):
-        manager.install_dependencies(ctx, python)
+        if status == "reused":
+            ctx.console.step("Skipping the dependency install: nothing it depends on has changed")
+        else:
+            plan.manager.install_dependencies(ctx, plan.python)
 
+
+def _finish(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
+    """The runtime environment, the post_compile hook, and the cache for the next build."""
     progress.operation = "writing the runtime environment"
     relocate.relocatable_shebangs(ctx.python_home / "bin")
-    profile.write_profile_scripts(ctx.build_dir, manager=manager_name, nltk=False)
-    profile.append_export(
-        export_dir(ctx),
-        profile.export_text(ctx.build_dir, manager=manager_name, cache_dir=ctx.cache_dir, nltk=False),
-    )
+    manager = plan.manager.name
+    profile.write_profile_scripts(ctx.build_dir, manager=manager, nltk=False)
+    export = profile.export_text(ctx.build_dir, manager=manager, cache_dir=ctx.cache_dir, nltk=False)
+    profile.append_export(export_dir(ctx), export)
     progress.operation = "running bin/post_compile"
     _hook(ctx, "post_compile")
     ctx.data.ensure_present()
 
     progress.operation = "saving the cache"
-    ctx.console.step("Saving cache")
     with ctx.data.timed("cache_save_duration"):
-        cache.save_build_state(ctx.cache_dir, stack=stack, python=python)
+        cache.save(ctx, plan.key, stack=plan.stack, python=plan.python)
 
 
 def _hook(ctx: BuildContext, name: str) -> None:

@@ -21,6 +21,7 @@ class BuildContext:
     data: BuildData
     build_env: dict[str, str] = field(default_factory=dict)
     install_test: bool = False
+    env_restored: bool = False  # the cached environment was linked in (reused or updated in place)
 
     @property
     def python_home(self) -> Path:

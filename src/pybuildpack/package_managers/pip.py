@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from pybuildpack import run
+from pybuildpack.cache import installed_distributions
 from pybuildpack.context import BuildContext
 from pybuildpack.env import installer_environment, mask_secrets
 from pybuildpack.errors import BuildError
@@ -33,6 +34,31 @@ def pins_for(python: ResolvedPython) -> PipPins:
         return PipPins(old["pip"], old["setuptools"])
     setuptools = data["setuptools"] if major in data["setuptools_on"] else None
     return PipPins(data["pip"], setuptools)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed(python_home: Path, wanted: list[str]) -> bool:
+    """Are all these name==version distributions present (as in a restored environment)?"""
+    present = {_normalise(name) + "==" + version for name, version in _distributions(python_home)}
+    return all(
+        _normalise(name) + "==" + version in present for name, version in (w.split("==") for w in wanted)
+    )
+
+
+def _distributions(python_home: Path) -> list[tuple[str, str]]:
+    """(name, version) of the wheel-installed (dist-info) distributions."""
+    return [
+        (entry.split("==", 1)[0], entry.split("==", 1)[1])
+        for entry in installed_distributions(python_home)
+        if "==" in entry
+    ]
 
 
 def bundled_pip_wheel(python_home: Path) -> Path:
@@ -88,7 +114,9 @@ class Pip:
 
     @property
     def syncs_exactly(self) -> bool:
-        return False  # pip never removes what is no longer required; cache.py prunes for it
+        """pip never removes what is no longer required; install_dependencies prunes for it, which
+        needs `pip install --report` (pip 22.2+). Older pins (EOL Pythons) always start clean."""
+        return _version_tuple(self.pins.pip) >= (22, 2)
 
     def input_files(self, build_dir: Path) -> list[Path]:
         if self.manager_file != "requirements.txt":
@@ -106,6 +134,10 @@ class Pip:
         if pins.setuptools:
             wanted.append(f"setuptools=={pins.setuptools}")
             label += f" and setuptools {pins.setuptools}"
+        if _installed(ctx.python_home, wanted):
+            ctx.console.step(f"Using cached {label}")
+            self._record(ctx)
+            return
         ctx.console.step(f"Installing {label}")
         if python.eol:
             ctx.console.info(
@@ -130,9 +162,12 @@ class Pip:
                 "versions, then retry the build.",
                 failure_reason="install-package-manager::pip",
             )
-        ctx.data.set("pip_version", pins.pip)
-        if pins.setuptools:
-            ctx.data.set("setuptools_version", pins.setuptools)
+        self._record(ctx)
+
+    def _record(self, ctx: BuildContext) -> None:
+        ctx.data.set("pip_version", self.pins.pip)
+        if self.pins.setuptools:
+            ctx.data.set("setuptools_version", self.pins.setuptools)
 
     def command(self, ctx: BuildContext) -> list[str]:
         """The install command as shown to the user."""
@@ -167,6 +202,39 @@ class Pip:
         )
         if not result.ok:
             raise dependency_failure(ctx, "pip", result.output)
+        if ctx.env_restored:
+            self._remove_unrequired(ctx, shown[2:])
+
+    def _remove_unrequired(self, ctx: BuildContext, requirement_args: list[str]) -> None:
+        """After an in-place update (D4): uninstall what a clean install would not have installed."""
+        wanted = self._clean_install_set(ctx, requirement_args)
+        keep = wanted | {"pip", "setuptools", "wheel"}
+        installed = {name for name, _version in _distributions(ctx.python_home)}
+        extra = sorted(name for name in installed if _normalise(name) not in keep)
+        if not extra:
+            return
+        ctx.console.info(f"Removing packages no longer required: {', '.join(extra)}")
+        cmd = [str(ctx.python), "-m", "pip", "uninstall", "--yes", "--quiet", *extra]
+        if not run.stream(cmd, env=self._env(ctx), console=ctx.console, cwd=ctx.build_dir).ok:
+            raise dependency_failure(ctx, "pip", "")
+
+    def _clean_install_set(self, ctx: BuildContext, requirement_args: list[str]) -> set[str]:
+        """The normalised names a clean install of the same requirements resolves to."""
+        report = ctx.cache_dir / ".heroku" / "pip-report.json"
+        cmd = [
+            str(ctx.python), "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+            f"--report={report}", *requirement_args, *self._common_flags(ctx),
+        ]  # fmt: skip
+        result = run.capture(cmd, env=self._env(ctx), cwd=ctx.build_dir, timeout=900)
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+            names = {_normalise(item["metadata"]["name"]) for item in data["install"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            ctx.console.tool_line(result.output)
+            raise dependency_failure(ctx, "pip", result.output) from exc
+        finally:
+            report.unlink(missing_ok=True)
+        return names
 
     def build_env_additions(self) -> dict[str, str]:
         return {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
@@ -186,6 +254,8 @@ class Pip:
     def _env(ctx: BuildContext) -> dict[str, str]:
         env = installer_environment(ctx.build_env, ctx.config)
         env["PIP_ROOT_USER_ACTION"] = "ignore"  # builds often run as root; an env var old pips ignore
+        # Hash-based .pyc files: valid whatever the mtimes after relocation or slug extraction.
+        env.setdefault("SOURCE_DATE_EPOCH", "315532801")
         return env
 
     @staticmethod

@@ -34,7 +34,8 @@ def load_runtimes(ctx: BuildContext) -> Runtimes:
     return Runtimes(mask_url(location), host, manifest.for_host(host))
 
 
-def install_python(ctx: BuildContext, runtimes: Runtimes, python: ResolvedPython) -> None:
+def runtime_entry(runtimes: Runtimes, python: ResolvedPython) -> RuntimeEntry:
+    """The manifest entry for the resolved version, looked up before anything is downloaded (D3)."""
     entry = runtimes.entries.get(python.version)
     if entry is None:
         raise BuildError(
@@ -46,6 +47,10 @@ def install_python(ctx: BuildContext, runtimes: Runtimes, python: ResolvedPython
             failure_reason="python-version::unknown-patch",
             failure_detail=python.full,
         )
+    return entry
+
+
+def install_python(ctx: BuildContext, entry: RuntimeEntry, python: ResolvedPython) -> None:
     ctx.console.step(f"Installing Python {python.full}")
     archive, _reused = obtain_archive(entry, ctx.cache_dir, ctx.console)
     ctx.console.info(f"Runtime archive: {mask_url(entry.url)} ({entry.platform})")
