@@ -7,6 +7,7 @@ fails fast, then run the steps in CONTRACT §3 order.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 import traceback
@@ -79,6 +80,7 @@ def _compile(ctx: BuildContext) -> int:
         ctx.data.record_failure(BuildError("unexpected error", failure_reason="internal-error::unhandled"))
         return 1
     ctx.data.set("total_duration", round(time.monotonic() - started, 3))
+    ctx.data.set("engine_max_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     return 0
 
 

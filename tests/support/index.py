@@ -96,7 +96,7 @@ def wheel_project(filename: str) -> str:
 
 def platform_tags() -> list[str]:
     machine = platform.machine() or "x86_64"
-    return [f"manylinux2014_{machine}", f"linux_{machine}", "any"]
+    return [f"manylinux_2_28_{machine}", f"manylinux2014_{machine}", f"linux_{machine}", "any"]
 
 
 def pip_download_command(python_version: str, requirements: Sequence[str], dest: Path) -> list[str]:
