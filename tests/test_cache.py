@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -158,7 +160,7 @@ def kill_when(proc: subprocess.Popen[str], marker: str, timeout: float = 300) ->
         seen.append(line)
         if marker in line or time.monotonic() > deadline:
             break
-    subprocess.run(["kill", "-KILL", f"-{proc.pid}"], check=False)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     return "".join(seen)
 
