@@ -59,6 +59,10 @@ def test_unchanged_inputs_reuse_the_environment_without_running_the_installer(
     assert report["cache_status"] == "reused"
     assert report["cache_size"] > 0
     assert importable(second, "six") and importable(second, "typing_extensions")
+    # bytecode is hash-based, so relocation and 1980 mtimes do not make Python recompile it
+    site = next((second.build_dir / ".heroku/python/lib").glob("python3.*/site-packages"))
+    pyc = next((site / "__pycache__").glob("typing_extensions.*.pyc"))
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") & 0b1
 
 
 def test_removed_requirement_is_really_removed(compile_app: Compile, app: Path) -> None:
