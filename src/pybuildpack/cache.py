@@ -270,6 +270,9 @@ def _link_tree(source: Path, target: Path) -> None:
     """Copy a tree by hard links (symlinks copied as links); plain copies across filesystems."""
 
     def link_or_copy(src: str, dst: str) -> None:
+        if "/nltk_data/" in src:  # NLTK refuses to read data files that have more than one link
+            shutil.copy2(src, dst)
+            return
         try:
             os.link(src, dst)
         except OSError as exc:

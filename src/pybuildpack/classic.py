@@ -26,7 +26,7 @@ from pybuildpack.package_managers.select import manager_for
 from pybuildpack.python_version import ResolvedPython
 from pybuildpack.run import capture
 from pybuildpack.runtime.manifest import RuntimeEntry
-from pybuildpack.steps import hooks, profile
+from pybuildpack.steps import collectstatic, hooks, nltk, profile
 from pybuildpack.steps.python import Runtimes, install_python, load_runtimes, runtime_entry
 
 BUILDPACK_DIR = Path(__file__).resolve().parents[2]
@@ -47,6 +47,7 @@ class _Plan:
     runtime: RuntimeEntry
     manager: PackageManager
     key: cache.EnvKey
+    nltk: bool = False  # NLTK corpora were downloaded: NLTK_DATA goes into the runtime environment
 
 
 def compile_app(build_dir: Path, cache_dir: Path, env_dir: Path | None, *, install_test: bool = False) -> int:
@@ -157,15 +158,20 @@ def _install(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
             ctx.console.step("Skipping the dependency install: nothing it depends on has changed")
         else:
             plan.manager.install_dependencies(ctx, plan.python)
+    progress.operation = "downloading NLTK data"
+    plan.nltk = nltk.run_nltk(ctx)
+    progress.operation = "running Django's collectstatic"
+    collectstatic.run_collectstatic(ctx)
 
 
 def _finish(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
     """The runtime environment, the post_compile hook, and the cache for the next build."""
     progress.operation = "writing the runtime environment"
     relocate.relocatable_shebangs(ctx.python_home / "bin")
+    relocate.relocatable_site_packages(ctx.python_home, ctx.build_dir)
     manager = plan.manager.name
-    profile.write_profile_scripts(ctx.build_dir, manager=manager, nltk=False)
-    export = profile.export_text(ctx.build_dir, manager=manager, cache_dir=ctx.cache_dir, nltk=False)
+    profile.write_profile_scripts(ctx.build_dir, manager=manager, nltk=plan.nltk)
+    export = profile.export_text(ctx.build_dir, manager=manager, cache_dir=ctx.cache_dir, nltk=plan.nltk)
     profile.append_export(export_dir(ctx), export)
     progress.operation = "running bin/post_compile"
     _hook(ctx, "post_compile")

@@ -9,6 +9,10 @@ expression), so the script body is left untouched.
 
 from __future__ import annotations
 
+import ast
+import io
+import os
+import tokenize
 from pathlib import Path
 
 _PREAMBLE = (
@@ -58,3 +62,110 @@ def _split_script(data: bytes, bin_prefix: bytes) -> tuple[str, bytes] | None:
     if not interpreter or " " in interpreter or "/" in interpreter:
         return None
     return interpreter, rest
+
+
+# Where an editable install or a path-configuration file names a directory of the build, it is made
+# independent of where the app lives: `.pth` path lines and `.egg-link` files become paths relative to
+# site-packages (site.py and pkg_resources join them with it), and path literals in editable finders
+# become an expression evaluated at import time from the finder's own location.
+_FINDER_PREFIXES = ("__editable___", "_editable_impl_")
+_AT_IMPORT = (
+    "__import__('os').path.normpath("
+    "__import__('os').path.join(__import__('os').path.dirname(__file__), {rel!r}))"
+)
+
+
+def relocatable_site_packages(python_home: Path, build_dir: Path) -> list[str]:
+    """Rewrite paths into ``build_dir`` in every site-packages of ``python_home`` (D7).
+
+    Handles ``*.pth`` path lines, ``*.egg-link`` files and editable finders
+    (``__editable___*_finder.py`` from setuptools, ``_editable_impl_*.py`` from ``editables``).
+    Paths outside ``build_dir`` are left alone. Idempotent. Returns the rewritten files, relative to
+    ``python_home``. Call it after the dependencies are installed, before anything moves the app.
+    """
+    build = build_dir.absolute()
+    roots = sorted({str(build), os.path.realpath(build)}, key=len, reverse=True)
+    home = python_home.absolute()
+    rewritten = []
+    for site in sorted(home.glob("lib/python*/site-packages")):
+        for path in sorted(site.iterdir()):
+            if path.is_symlink() or not path.is_file():
+                continue
+            new = _relocated(path, site, build, roots)
+            if new is None:
+                continue
+            tmp = path.with_name(f".{path.name}.relocating")
+            tmp.write_text(new, encoding="utf-8")
+            tmp.chmod(path.stat().st_mode)
+            tmp.replace(path)
+            rewritten.append(str(path.relative_to(home)))
+    return rewritten
+
+
+def _relocated(path: Path, site: Path, build: Path, roots: list[str]) -> str | None:
+    """The file's new text, or None when it has nothing to rewrite (or is not a kind handled)."""
+    name = path.name
+    is_finder = name.endswith(".py") and name.startswith(_FINDER_PREFIXES)
+    if not (is_finder or name.endswith((".pth", ".egg-link"))):
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not any(root in text for root in roots):
+        return None
+    new = _finder_text(text, site, build, roots) if is_finder else _path_lines(text, site, build, roots)
+    return None if new == text else new
+
+
+def _relative(value: str, site: Path, build: Path, roots: list[str]) -> str | None:
+    """``value`` relative to ``site`` when it names ``build`` or a path inside it."""
+    for root in roots:
+        if value == root or value.startswith(root + "/"):
+            target = build / value[len(root) :].lstrip("/")
+            return os.path.relpath(target, site)
+    return None
+
+
+def _path_lines(text: str, site: Path, build: Path, roots: list[str]) -> str:
+    """A ``.pth`` or ``.egg-link``: each line that is an absolute path into the build becomes relative."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        ending = line[len(body) :]
+        is_code = body.startswith(("import ", "import\t", "#"))
+        relative = None if is_code else _relative(body, site, build, roots)
+        out.append(relative + ending if relative is not None else line)
+    return "".join(out)
+
+
+def _finder_text(text: str, site: Path, build: Path, roots: list[str]) -> str:
+    """Python source: string literals naming a path in the build become import-time expressions."""
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    edits: list[tuple[int, int, str]] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type != tokenize.STRING:
+                continue
+            value = _plain_string(token.string)
+            relative = None if value is None else _relative(value, site, build, roots)
+            if relative is not None:
+                begin = starts[token.start[0] - 1] + token.start[1]
+                end = starts[token.end[0] - 1] + token.end[1]
+                edits.append((begin, end, _AT_IMPORT.format(rel=relative)))
+    except (tokenize.TokenError, SyntaxError):
+        return text
+    for begin, end, replacement in reversed(edits):
+        text = text[:begin] + replacement + text[end:]
+    return text
+
+
+def _plain_string(literal: str) -> str | None:
+    """The value of a plain (non-f, non-bytes) string literal."""
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None

@@ -7,9 +7,12 @@ through the console's indenter, and the exit status returned as data.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,3 +114,82 @@ def replace_process(cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path) ->
     """exec: the command takes over this process, so signals reach it directly."""
     os.chdir(cwd)
     os.execvpe(cmd[0], list(cmd), dict(env))
+
+
+def spawn_group(
+    cmd: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path, merged_output: bool = True
+) -> subprocess.Popen[bytes]:
+    """Start a supervised child in its own process group (session), stdin closed.
+
+    With ``merged_output`` its stdout and stderr come back merged through ``proc.stdout``; otherwise
+    they are this process's. Stop it with ``stop_group``. Raises OSError when it cannot start.
+    """
+    return subprocess.Popen(
+        [str(part) for part in cmd],
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if merged_output else None,
+        stderr=subprocess.STDOUT if merged_output else None,
+        start_new_session=True,
+    )
+
+
+def stop_group(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """SIGTERM the child's process group and wait for every member to exit (a shell's children
+    included); SIGKILL what is left after ``timeout`` s. Returns the child's exit status."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()
+        if proc.returncode is not None and not group_alive(proc.pid):
+            return proc.returncode
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.wait()
+
+
+def group_alive(pgid: int) -> bool:
+    """Does any live (non-zombie) process belong to process group ``pgid``?"""
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
+
+
+def to_file(
+    cmd: Sequence[str | Path], *, env: Mapping[str, str], output: Path, cwd: Path | None = None
+) -> Result:
+    """Run a command with its stdout written to ``output`` (binary); stderr is returned as the output."""
+    try:
+        with output.open("wb") as handle:
+            proc = subprocess.run(
+                [str(part) for part in cmd],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.PIPE,
+                check=False,
+            )
+    except OSError as exc:
+        return Result(127, f"could not start {display(cmd)}: {exc.strerror or exc}")
+    return Result(proc.returncode, proc.stderr.decode("utf-8", "replace"))

@@ -7,9 +7,29 @@ import sys
 from collections.abc import Sequence
 
 from pybuildpack import __version__
-from pybuildpack.cli import build_cmd, run_cmd, runtime_cmd
+from pybuildpack.cli import (
+    build_cmd,
+    config_cmd,
+    git_remote_cmd,
+    releases_cmd,
+    rollback_cmd,
+    run_cmd,
+    runtime_cmd,
+    slug_cmd,
+    start_cmd,
+)
 
-COMMANDS = (build_cmd, run_cmd, runtime_cmd)
+COMMANDS = (
+    build_cmd,
+    run_cmd,
+    start_cmd,
+    config_cmd,
+    releases_cmd,
+    rollback_cmd,
+    slug_cmd,
+    git_remote_cmd,
+    runtime_cmd,
+)
 
 
 def parser() -> argparse.ArgumentParser:

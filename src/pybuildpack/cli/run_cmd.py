@@ -1,7 +1,8 @@
-"""`pybuildpack run DIR [PROCESS] [-- ARGS]`: run a process of a built app as a platform's dyno would.
+"""`pybuildpack run APP [PROCESS] [-- ARGS]`: run a process of a built app as a platform's dyno would.
 
-HOME is the app dir, `.profile.d/*.sh` and then `.profile` are sourced, PORT is set, and the
-Procfile command replaces this process (exec), so signals reach it directly.
+APP is an app name (its current release) or a built app's directory. HOME is the app dir, the app's
+`.env` is loaded (config vars win), PORT is set, `.profile.d/*.sh` and then `.profile` are sourced, and
+the Procfile command replaces this process (exec), so signals reach it directly.
 """
 
 from __future__ import annotations
@@ -13,58 +14,49 @@ from pathlib import Path
 from typing import Any
 
 from pybuildpack import procfile, run
+from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.output import Console
-
-# Sources the profile scripts in a platform's order, then runs the command given as "$@" through sh -c.
-_BOOT = (
-    'for f in "$HOME"/.profile.d/*.sh; do [ -f "$f" ] && . "$f"; done; '
-    '[ -f "$HOME/.profile" ] && . "$HOME/.profile"; '
-    'exec sh -c "$1"'
-)
+from pybuildpack.platform import runner
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "run",
-        help="run a process of a built app",
-        description="Run PROCESS (default: web) from the app's Procfile, or the command after --.",
+        help="run one process of an app (or a one-off command after --)",
+        description="Run PROCESS (default: web) from the Procfile of APP's current release, or the "
+        "command after --, in the app's runtime environment.",
     )
-    parser.add_argument(
-        "app_dir", type=Path, metavar="DIR", help="a built app (the --output of pybuildpack build)"
-    )
+    parser.add_argument("app", metavar="APP", help="an app name, or the directory of a built app")
     parser.add_argument("process", nargs="?", default="web", metavar="PROCESS")
     parser.add_argument(
         "--port", type=int, default=None, help="PORT for the process (default: $PORT or 5000)"
     )
+    add_state_option(parser)
     parser.epilog = (
-        "Everything after -- is run as a one-off command instead of PROCESS, in the same environment."
+        "Everything after -- is run as a one-off command instead of PROCESS, in the same environment, "
+        "e.g. pybuildpack run myapp -- python manage.py migrate"
     )
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     try:
-        app_dir, command = _resolve(args)
+        app_dir, config, _state = runner.resolve_app(args.app, args.state_dir)
+        command = _command(app_dir, args)
     except BuildError as error:
         Console().error(error)
         return 1
-    env = dict(os.environ, HOME=str(app_dir))
-    env["PORT"] = str(args.port if args.port is not None else os.environ.get("PORT", "5000"))
-    run.replace_process(["sh", "-c", _BOOT, "pybuildpack-run", command], env=env, cwd=app_dir)
+    port = args.port if args.port is not None else int(os.environ.get("PORT") or runner.DEFAULT_PORT)
+    dyno = "run.1" if args.one_off else f"{args.process}.1"
+    env = runner.process_env(app_dir, config, port=port, dyno=dyno)
+    run.replace_process(runner.boot_command(command), env=env, cwd=app_dir)
     return 0  # not reached
 
 
-def _resolve(args: argparse.Namespace) -> tuple[Path, str]:
-    app_dir = args.app_dir.resolve()
-    if not (app_dir / ".heroku" / "python").is_dir():
-        raise BuildError(
-            f"{app_dir} is not a built app.",
-            "It has no .heroku/python directory, so it was not built by pybuildpack.",
-            "Build it first: pybuildpack build APP_DIR --output DIR, then run DIR.",
-        )
+def _command(app_dir: Path, args: argparse.Namespace) -> str:
     if args.one_off:
-        return app_dir, shlex.join(args.one_off)
+        return shlex.join(args.one_off)
     processes = procfile.read_procfile(app_dir)
     if args.process not in processes:
         declared = ", ".join(processes) or "none"
@@ -73,4 +65,4 @@ def _resolve(args: argparse.Namespace) -> tuple[Path, str]:
             f"Declared process types: {declared}.",
             f"Add a line such as `{args.process}: <command>` to the Procfile, or run a declared type.",
         )
-    return app_dir, processes[args.process]
+    return processes[args.process]

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pybuildpack.context import BuildContext
-from pybuildpack.errors import BuildError
+from pybuildpack.errors import BuildError, quoted
 from pybuildpack.package_managers.base import PackageManager
 from pybuildpack.package_managers.pip import Pip
+from pybuildpack.package_managers.pipenv import Pipenv
+from pybuildpack.package_managers.poetry import Poetry
+from pybuildpack.package_managers.uv import Uv, UvPipInstaller
 from pybuildpack.python_version import ResolvedPython
 
-_NOT_YET = {
-    "pipenv": ("Pipenv", "Pipfile.lock"),
-    "poetry": ("Poetry", "poetry.lock"),
-    "uv": ("uv", "uv.lock"),
-}
+INSTALLERS = ("pip", "uv")
 
 
 def manager_for(
@@ -23,39 +19,22 @@ def manager_for(
     """The manager for the selected name, set up for the resolved Python (tool pins depend on it).
 
     `installer` is the PYBUILDPACK_INSTALLER setting (e.g. "uv" to install requirements.txt with uv)."""
-    if name == "pip":
-        return Pip(manager_file, python, install_test=install_test)
-    return NotYetSupported(name)
-
-
-class NotYetSupported:
-    """A manager pybuildpack recognises (so version rules apply) but cannot install yet.
-
-    The build reads and checks the Python version first, exactly as it will once the manager is
-    supported, and fails at the manager's install step with a clear way forward.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tool_version = "unsupported"
-        self.syncs_exactly = False
-
-    def input_files(self, build_dir: Path) -> list[Path]:
-        return [build_dir / _NOT_YET[self.name][1]]
-
-    def build_env_additions(self) -> dict[str, str]:
-        return {}
-
-    def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
-        title, lockfile = _NOT_YET[self.name]
+    chosen = (installer or "pip").strip().lower()
+    if chosen not in INSTALLERS:
         raise BuildError(
-            f"This app is locked with {title} ({lockfile}), which pybuildpack cannot install yet.",
-            "Only pip is supported so far; Pipenv, Poetry and uv support is being added.",
-            f"Until then, export the locked dependencies to a requirements.txt (and remove {lockfile}), "
-            "or build with a buildpack that supports it.",
-            failure_reason=f"install-package-manager::{self.name}",
-            failure_detail=self.name,
+            f"PYBUILDPACK_INSTALLER is set to an unknown installer: {quoted(chosen)}.",
+            f"It chooses what installs requirements.txt; the choices are {', '.join(INSTALLERS)}.",
+            "Set PYBUILDPACK_INSTALLER=uv, or unset it to use pip (the default).",
+            failure_reason="checks::invalid-installer",
         )
-
-    def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
-        raise AssertionError("install_tool always fails first")
+    if name == "pip":
+        if chosen == "uv" and manager_file == "requirements.txt":
+            return UvPipInstaller(python, install_test=install_test)
+        return Pip(manager_file, python, install_test=install_test)
+    if name == "uv":
+        return Uv(python, install_test=install_test)
+    if name == "poetry":
+        return Poetry(python, install_test=install_test)
+    if name == "pipenv":
+        return Pipenv(python, install_test=install_test)
+    raise AssertionError(f"unknown package manager {name!r}")

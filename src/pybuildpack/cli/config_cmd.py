@@ -1,0 +1,72 @@
+"""`pybuildpack config set|get|unset|list APP ...`: an app's config vars (stored with mode 0600)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from pybuildpack.cli.common import add_state_option
+from pybuildpack.errors import BuildError, quoted
+from pybuildpack.output import Console
+from pybuildpack.platform import config as config_store
+from pybuildpack.platform.state import app_state
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "config",
+        help="set, get, unset and list an app's config vars",
+        description="Config vars reach the buildpacks (as ENV_DIR files) and every process of the app. "
+        "They take effect at the next build, run or start.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    setter = actions.add_parser("set", help="set KEY=VALUE pairs")
+    setter.add_argument("app", metavar="APP")
+    setter.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    getter = actions.add_parser("get", help="print one value")
+    getter.add_argument("app", metavar="APP")
+    getter.add_argument("key", metavar="KEY")
+    unsetter = actions.add_parser("unset", help="remove vars")
+    unsetter.add_argument("app", metavar="APP")
+    unsetter.add_argument("keys", nargs="+", metavar="KEY")
+    lister = actions.add_parser("list", help="print every var as KEY=VALUE (shell-quoted)")
+    lister.add_argument("app", metavar="APP")
+    lister.add_argument("--names", action="store_true", help="names only, no values")
+    for action in (setter, getter, unsetter, lister):
+        add_state_option(action)
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BuildError as error:
+        Console().error(error)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    state = app_state(args.app, args.state_dir)
+    config = config_store.load(state)
+    if args.action == "set":
+        new = config_store.parse_pairs(args.pairs, "config set")
+        config.update(new)
+        config_store.save(state, config)
+        print(f"Set {', '.join(new)} for {state.name}.")
+    elif args.action == "unset":
+        for key in args.keys:
+            config.pop(key, None)
+        config_store.save(state, config)
+        print(f"Unset {', '.join(args.keys)} for {state.name}.")
+    elif args.action == "get":
+        if args.key not in config:
+            raise BuildError(
+                f"The app {state.name} has no config var {quoted(args.key)}.",
+                fix=f"List them with: pybuildpack config list {state.name}",
+            )
+        print(config[args.key])
+    else:
+        for key in sorted(config):
+            print(key if args.names else f"{key}={shlex.quote(config[key])}")
+    return 0

@@ -1,0 +1,110 @@
+"""`pybuildpack slug export|import`: a release as a reproducible tar.gz, and a tar.gz as a release."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from pybuildpack import procfile
+from pybuildpack.cli.common import add_state_option
+from pybuildpack.errors import BuildError
+from pybuildpack.output import Console
+from pybuildpack.platform import slug, supervisor
+from pybuildpack.platform.builder import human_size, tree_size
+from pybuildpack.platform.lock import locked
+from pybuildpack.platform.state import app_state, known_app, write_json
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "slug",
+        help="export a release as a tar.gz, or import one as a release",
+        description="Slugs are reproducible: sorted entries, fixed times and owners, no .git; exporting "
+        "the same release twice gives the same bytes.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    exporter = actions.add_parser("export", help="write the current (or a given) release as a tar.gz")
+    exporter.add_argument("app", metavar="APP")
+    exporter.add_argument(
+        "-o", "--output", type=Path, help="file to write (default: APP-vN.tar.gz; - is stdout)"
+    )
+    exporter.add_argument(
+        "--release", type=int, metavar="N", help="release number (default: the current one)"
+    )
+    importer = actions.add_parser("import", help="make a slug file a new release of an app, and current")
+    importer.add_argument("file", type=Path, metavar="FILE")
+    importer.add_argument("--app", required=True, help="the app to add the release to (created if new)")
+    for action in (exporter, importer):
+        add_state_option(action)
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        return _export(args, console) if args.action == "export" else _import(args, console)
+    except BuildError as error:
+        console.error(error)
+        return 1
+
+
+def _export(args: argparse.Namespace, console: Console) -> int:
+    state = known_app(args.app, args.state_dir)
+    if args.release is not None:
+        app_dir = state.release_dir(args.release) / "app"
+        if not app_dir.is_dir():
+            raise BuildError(
+                f"{state.name} has no release v{args.release} to export.",
+                fix=f"See its releases: pybuildpack releases {state.name}",
+            )
+        number = args.release
+    else:
+        app_dir = slug.current_or_error(state)
+        number = state.current_number() or 0
+    if args.output is not None and str(args.output) == "-":
+        slug.export_slug(app_dir, sys.stdout.buffer)
+        return 0
+    target = (args.output or Path(f"{state.name}-v{number}.tar.gz")).absolute()
+    slug.write_atomically(target, app_dir)
+    console.step(f"Exported {state.name} v{number} to {target} ({human_size(target.stat().st_size)})")
+    console.info(f"sha256 {slug.digest(target)}")
+    return 0
+
+
+def _import(args: argparse.Namespace, console: Console) -> int:
+    source = args.file.absolute()
+    if not source.is_file():
+        raise BuildError(f"The slug file {source} does not exist.", fix="Give the path of a .tar.gz slug.")
+    state = app_state(args.app, args.state_dir)
+    state.ensure()
+    with locked(state.lock_file, console, state.name):
+        number = state.next_number()
+        staging = state.releases_dir / f".v{number}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        slug.import_slug(source, staging / "app")
+        processes = procfile.read_procfile(staging / "app")
+        record = {
+            "app": state.name,
+            "number": number,
+            "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "source": {"kind": "slug", "revision": slug.digest(source), "changes": [], "file": str(source)},
+            "buildpacks": [],
+            "process_types": processes,
+            "config_vars": [],
+            "durations": {},
+            "slug_size": tree_size(staging / "app"),
+            "status": "succeeded",
+        }
+        write_json(staging / "release.json", record)
+        staging.rename(state.release_dir(number))
+        state.set_current(number)
+    supervisor.notify_restart(state, console)
+    console.step(
+        f"Imported {source.name} as {state.name} v{number} (types: {', '.join(processes) or 'none'})"
+    )
+    return 0

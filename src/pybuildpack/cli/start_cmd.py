@@ -1,0 +1,73 @@
+"""`pybuildpack start APP`: run every process type of the Procfile together, like `heroku local`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+from typing import Any
+
+from pybuildpack.cli.common import add_state_option
+from pybuildpack.errors import BuildError
+from pybuildpack.output import Console
+from pybuildpack.platform import runner
+from pybuildpack.platform.state import AppState
+from pybuildpack.platform.supervisor import Supervisor
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "start",
+        help="run all the process types of an app together",
+        description="Run every process type of APP's Procfile (but release) with prefixed log lines. "
+        "The web process is served on --host:--port. Ctrl-C or SIGTERM stops them all. A deploy of the "
+        "app (build, git push, rollback) restarts them on the new release, the web process without "
+        "downtime.",
+    )
+    parser.add_argument("app", metavar="APP", help="an app name, or the directory of a built app")
+    parser.add_argument("--port", type=int, default=None, help="PORT for web (default: $PORT or 5000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve web on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--boot-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a new web process has to accept connections on a restart (default: 30)",
+    )
+    add_state_option(parser)
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        app_dir, _config, state = runner.resolve_app(args.app, args.state_dir)
+        if state is not None:
+            _check_not_running(state)
+    except BuildError as error:
+        Console().error(error)
+        return 1
+    port = args.port if args.port is not None else int(os.environ.get("PORT") or runner.DEFAULT_PORT)
+    supervisor = Supervisor(app_dir, state, host=args.host, port=port, boot_timeout=args.boot_timeout)
+    signal.signal(signal.SIGINT, supervisor.request_stop)
+    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    try:
+        supervisor.start()
+        return supervisor.wait()
+    except OSError as exc:
+        supervisor.say(f"could not start: {exc}")
+        return 1
+    finally:
+        supervisor.shutdown()
+
+
+def _check_not_running(state: AppState) -> None:
+    try:
+        pid = int(json.loads((state.root / "supervisor.json").read_text(encoding="utf-8"))["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    raise BuildError(
+        f"The processes of {state.name} are already running (pybuildpack start, pid {pid}).",
+        fix=f"Stop that one first (kill {pid}), or use it: deploys restart it.",
+    )

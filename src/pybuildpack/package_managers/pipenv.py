@@ -1,0 +1,138 @@
+"""Pipenv: Pipfile.lock apps (`pipenv install --deploy`).
+
+Pipenv lives in the slug, in BUILD_DIR/.heroku/python/pipenv, so it is on the runtime PATH for
+one-off commands, as upstream has it. It is not a venv (a venv pins an absolute home and breaks when
+the app moves): its libraries are in pipenv/lib and pipenv/bin/pipenv is a small sh wrapper that runs
+them with the app's Python, found relative to itself. Pipenv's own dependencies stay in pipenv/lib,
+off the app's sys.path, so they never satisfy or shadow the app's packages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pybuildpack import run
+from pybuildpack.context import BuildContext
+from pybuildpack.errors import BuildError
+from pybuildpack.package_managers import tools
+from pybuildpack.package_managers.base import dependency_failure
+from pybuildpack.python_version import ResolvedPython
+
+_LAUNCHER = "pybuildpack_pipenv_main.py"
+_LAUNCHER_TEXT = """\
+# Written by pybuildpack: runs Pipenv from this directory (sys.path[0]) with the app's Python.
+import sys
+
+from pipenv import cli
+
+sys.argv[0] = "pipenv"
+sys.exit(cli())
+"""
+_WRAPPER_TEXT = """\
+#!/bin/sh
+# Written by pybuildpack: Pipenv, run by the app's Python; works wherever the app is moved.
+here="$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)"
+exec "${here}/../../bin/python" "${here}/../lib/LAUNCHER" "$@"
+""".replace("LAUNCHER", _LAUNCHER)
+
+
+def pipenv_home(python_home: Path) -> Path:
+    return python_home / "pipenv"
+
+
+class Pipenv:
+    name = "pipenv"
+
+    def __init__(self, python: ResolvedPython, *, install_test: bool = False) -> None:
+        self.install_test = install_test
+        self.version = tools.pins("pipenv")["pipenv"]
+
+    @property
+    def tool_version(self) -> str:
+        return self.version
+
+    @property
+    def syncs_exactly(self) -> bool:
+        return False  # `pipenv install` never removes what the lock no longer lists
+
+    def input_files(self, build_dir: Path) -> list[Path]:
+        return [build_dir / name for name in ("Pipfile", "Pipfile.lock") if (build_dir / name).is_file()]
+
+    def build_env_additions(self) -> dict[str, str]:
+        return {"PIPENV_SYSTEM": "1", "PIPENV_VERBOSITY": "-1"}
+
+    def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        home = pipenv_home(ctx.python_home)
+        wanted = {"tool": "pipenv", "version": self.version, "python": python.full}
+        if (home / "bin" / "pipenv").is_file() and tools.marker_matches(home, wanted):
+            ctx.console.step(f"Using cached Pipenv {self.version}")
+        else:
+            ctx.console.step(f"Installing Pipenv {self.version}")
+            self._install(ctx, home)
+            tools.write_marker(home, wanted)
+        ctx.data.set("pipenv_version", self.version)
+        bin_dir = home / "bin"
+        old = ctx.build_env.get("PATH")
+        ctx.build_env["PATH"] = f"{bin_dir}:{old}" if old else str(bin_dir)
+        ctx.build_env["VIRTUAL_ENV"] = str(ctx.python_home)
+
+    def _install(self, ctx: BuildContext, home: Path) -> None:
+        tools.remove(home)
+        lib = home / "lib"
+        lib.mkdir(parents=True)
+        wanted = ["--target", str(lib), "--only-binary=:all:", f"pipenv=={self.version}"]
+        result = tools.pip_install(ctx, wanted)
+        if not result.ok:
+            raise tools.install_failure(ctx, "pipenv", f"Pipenv {self.version}")
+        # Console scripts pip wrote with absolute shebangs: the wrapper below replaces them.
+        tools.remove(lib / "bin")
+        (lib / _LAUNCHER).write_text(_LAUNCHER_TEXT, encoding="utf-8")
+        wrapper = home / "bin" / "pipenv"
+        wrapper.parent.mkdir()
+        wrapper.write_text(_WRAPPER_TEXT, encoding="utf-8")
+        wrapper.chmod(0o755)
+
+    def command(self) -> list[str]:
+        cmd = ["pipenv", "install", "--deploy"]
+        return [*cmd, "--dev"] if self.install_test else cmd
+
+    def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        shown = self.command()
+        ctx.console.step(f"Installing dependencies using '{' '.join(shown)}'")
+        wrapper = pipenv_home(ctx.python_home) / "bin" / "pipenv"
+        result = run.stream(
+            [str(wrapper), *shown[1:]],
+            env=self._env(ctx),
+            console=ctx.console,
+            cwd=ctx.build_dir,
+            line_filter=tools.line_filter(ctx),
+        )
+        if not result.ok:
+            raise _failure(ctx, result.output)
+
+    def _env(self, ctx: BuildContext) -> dict[str, str]:
+        env = tools.tool_environment(ctx)
+        env.update(self.build_env_additions())
+        env["VIRTUAL_ENV"] = str(ctx.python_home)
+        env["PIPENV_NOSPIN"] = "1"
+        env["PIPENV_YES"] = "1"
+        env["PIPENV_DONT_LOAD_ENV"] = "1"
+        env["PIPENV_CACHE_DIR"] = str(ctx.cache_dir / ".heroku" / "pipenv-cache")
+        env["PIP_SRC"] = str(ctx.python_home / "src")
+        url = tools.index_url(env)
+        if url:
+            env["PIPENV_PYPI_MIRROR"] = url
+        return env
+
+
+def _failure(ctx: BuildContext, output: str) -> BuildError:
+    if "Aborting deploy" in output and "Pipfile.lock" in output:
+        return BuildError(
+            "Pipfile.lock is out of date: it does not match the Pipfile.",
+            "The build installs exactly what Pipfile.lock records (`pipenv install --deploy`), and "
+            "Pipenv reports above that the Pipfile changed since the lockfile was generated.",
+            "Run `pipenv lock`, commit Pipfile.lock, and build again.",
+            failure_reason="install-dependencies::pipenv",
+            failure_detail="lockfile-out-of-date",
+        )
+    return dependency_failure(ctx, "pipenv", output)

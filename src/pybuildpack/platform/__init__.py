@@ -1,0 +1,1 @@
+"""The local platform: per-app state, releases, config vars, slugs, processes and git push deploys."""

@@ -1,0 +1,224 @@
+"""One build of an app on the local platform, from source to a current release.
+
+Under the app's lock: fill a fresh build dir with the source, apply `.slugignore`, run the buildpacks,
+record release N, run the Procfile `release:` process in it, and only then make it current. Any
+failure leaves the previous release current and untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pybuildpack import procfile, run
+from pybuildpack.output import Console
+from pybuildpack.platform import buildpacks, runner
+from pybuildpack.platform import config as config_store
+from pybuildpack.platform.lock import locked
+from pybuildpack.platform.source import Source, apply_slugignore, plain_git_env
+from pybuildpack.platform.state import AppState, write_json
+
+SourceFiller = Callable[[Path], Source]
+
+
+class BuildFailed(Exception):
+    """The build or the release phase failed; ``summary`` is the last line to show."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+@dataclass
+class BuildOptions:
+    buildpacks: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cache_dir: Path | None = None
+    output: Path | None = None
+    python_prefixes: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Built:
+    number: int
+    app_dir: Path
+    record: dict[str, Any]
+    seconds: float
+
+
+@contextmanager
+def timed(durations: dict[str, float], key: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        durations[key] = round(time.monotonic() - started, 3)
+
+
+def build(state: AppState, fill: SourceFiller, options: BuildOptions, console: Console) -> Built:
+    """Build and release; raises BuildFailed (already explained in the log) or BuildError."""
+    started = time.monotonic()
+    state.ensure()
+    with locked(state.lock_file, console, state.name):
+        work = Path(tempfile.mkdtemp(prefix="build-", dir=state.tmp_dir))
+        try:
+            return _build_in(_Run(state, options, console, started, work), fill)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class _Run:
+    state: AppState
+    options: BuildOptions
+    console: Console
+    started: float
+    work: Path
+
+
+def _build_in(ctx: _Run, fill: SourceFiller) -> Built:
+    state, options, console, work = ctx.state, ctx.options, ctx.console, ctx.work
+    durations: dict[str, float] = {}
+    build_dir, env_dir = work / "build", work / "env"
+    console.step(f"Preparing the source of {state.name}")
+    with timed(durations, "source"):
+        source = fill(build_dir)
+        apply_slugignore(build_dir, console)
+    console.info(f"done in {durations['source']:.1f} s")
+    config = {**config_store.load(state), **options.env}
+    config_store.write_env_dir(env_dir, config)
+    if config:
+        console.info(f"Config vars: {', '.join(sorted(config))} (values not shown)")
+    specs, origin = buildpacks.requested(options.buildpacks, build_dir)
+    console.step(f"Fetching buildpacks ({origin})")
+    with timed(durations, "buildpacks"):
+        packs = [buildpacks.fetch(spec, index, work, console) for index, spec in enumerate(specs)]
+    cache_dir = (options.cache_dir or state.cache_dir).absolute()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    base_env = _build_env(source)
+    if any(bp.own for bp in packs):
+        from pybuildpack.cli.runtime_source import MANIFEST_VAR, choose_manifest
+
+        manifest = choose_manifest(build_dir, cache_dir, config, options.python_prefixes, console)
+        if manifest is not None:
+            base_env[MANIFEST_VAR] = manifest
+    try:
+        outcome = buildpacks.run_all(packs, (build_dir, cache_dir, env_dir), base_env, console, durations)
+    except buildpacks.CompileFailed as failed:
+        raise BuildFailed(f"failed to compile {failed.label} app.") from None
+    processes = {**outcome.default_process_types, **procfile.read_procfile(build_dir)}
+    console.step("Discovering process types")
+    console.info(f"Procfile declares types -> {', '.join(processes) or '(none)'}")
+    record: dict[str, Any] = {
+        "app": state.name,
+        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "source": {"kind": source.kind, "revision": source.revision, "changes": source.changes},
+        "buildpacks": buildpacks.records(packs),
+        "process_types": processes,
+        "config_vars": sorted(config),
+        "durations": durations,
+        "status": "pending",
+    }
+    return _release(ctx, build_dir, record, config)
+
+
+def _build_env(source: Source) -> dict[str, str]:
+    env = plain_git_env(os.environ)  # a git hook's GIT_DIR must not leak into the buildpacks' git
+    if source.revision:
+        env["SOURCE_VERSION"] = source.revision
+    return env
+
+
+def _release(ctx: _Run, build_dir: Path, record: dict[str, Any], config: dict[str, str]) -> Built:
+    state, options, console = ctx.state, ctx.options, ctx.console
+    number = state.next_number()
+    release_dir = state.release_dir(number)
+    staging = state.releases_dir / f".v{number}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    build_dir.rename(staging / "app")
+    record["number"] = number
+    record["slug_size"] = tree_size(staging / "app")
+    write_json(staging / "release.json", record)
+    staging.rename(release_dir)
+    app_dir = release_dir / "app"
+    command = record["process_types"].get("release")
+    if command:
+        _release_phase(ctx, number, command, config, record)
+    record["status"] = "succeeded"
+    record["durations"]["total"] = round(time.monotonic() - ctx.started, 3)
+    write_json(release_dir / "release.json", record)
+    state.set_current(number)
+    console.step(f"Slug size: {human_size(record['slug_size'])} (uncompressed)")
+    if options.output is not None:
+        copy_release(app_dir, options.output.absolute())
+        console.info(f"Copied the release to {options.output}")
+    return Built(number, app_dir, record, time.monotonic() - ctx.started)
+
+
+def _release_phase(
+    ctx: _Run, number: int, command: str, config: dict[str, str], record: dict[str, Any]
+) -> None:
+    state, console = ctx.state, ctx.console
+    app_dir = state.release_dir(number) / "app"
+    console.step(f"Running the release process: {command}")
+    env = runner.process_env(app_dir, config, port=runner.DEFAULT_PORT, dyno="release.1")
+    with timed(record["durations"], "release_phase"):
+        result = run.stream(runner.boot_command(command), env=env, console=console, cwd=app_dir)
+    if result.ok:
+        console.info(f"done in {record['durations']['release_phase']:.1f} s")
+        return
+    record["status"] = "failed"
+    record["failure"] = f"release process exited with status {result.returncode}"
+    release_dir = state.release_dir(number)
+    write_json(release_dir / "release.json", record)
+    shutil.rmtree(release_dir / "app", ignore_errors=True)
+    current = state.current_number()
+    kept = f"v{current} stays current" if current else "no release is current"
+    raise BuildFailed(
+        f"the release process failed (exit {result.returncode}): v{number} not released, {kept}."
+    )
+
+
+def tree_size(root: Path) -> int:
+    total = 0
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += (Path(directory) / name).lstat().st_size
+            except OSError:
+                continue
+    return total
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
+        value /= 1024
+    return f"{size} B"
+
+
+def copy_release(app_dir: Path, output: Path) -> None:
+    """Replace ``output`` with a copy of the release, never leaving a half-copied app there."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.with_name(f".{output.name}.new")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(app_dir, staging, symlinks=True)
+    if output.exists():
+        old = output.with_name(f".{output.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        output.rename(old)
+        staging.rename(output)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(output)

@@ -1,0 +1,114 @@
+"""Slugs: a release as a reproducible tar.gz, and back.
+
+Export is byte-identical for the same release: entries sorted, every mtime fixed, owners 0/root,
+permissions kept, `.git` left out, and a gzip header without name or time. Entries are under `app/`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import tarfile
+from pathlib import Path
+from typing import IO
+
+from pybuildpack.errors import BuildError
+from pybuildpack.platform.state import AppState
+
+FIXED_MTIME = 315532800  # 1980-01-01, what reproducible-build tools use for "no time"
+ROOT = "app"
+
+
+def export_slug(app_dir: Path, output: IO[bytes]) -> None:
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=output, mtime=0, compresslevel=6) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        _add(tar, app_dir, ROOT)
+        for path in _walk(app_dir):
+            _add(tar, path, f"{ROOT}/{path.relative_to(app_dir).as_posix()}")
+
+
+def _walk(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for entry in sorted(root.iterdir(), key=lambda p: p.name.encode("utf-8", "surrogateescape")):
+        if entry.name == ".git":
+            continue
+        found.append(entry)
+        if entry.is_dir() and not entry.is_symlink():
+            found.extend(_walk(entry))
+    return found
+
+
+def _add(tar: tarfile.TarFile, path: Path, name: str) -> None:
+    info = tar.gettarinfo(str(path), arcname=name)
+    info.mtime = FIXED_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mode &= 0o7777
+    if info.isfile():
+        with path.open("rb") as handle:
+            tar.addfile(info, handle)
+    else:
+        tar.addfile(info)
+
+
+def digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def import_slug(slug: Path, dest: Path) -> None:
+    """Extract a slug's `app/` into ``dest`` (which must not exist), refusing unsafe members."""
+    staging = dest.with_name(f".{dest.name}.extracting")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        with tarfile.open(slug, mode="r:*") as tar:
+            members = tar.getmembers()
+            if not members or any(m.name != ROOT and not m.name.startswith(f"{ROOT}/") for m in members):
+                raise BuildError(
+                    f"{slug} is not a pybuildpack slug.",
+                    f"Every entry of a slug is under {ROOT}/ (as `pybuildpack slug export` writes them).",
+                    "Export the slug again with pybuildpack slug export APP -o FILE.",
+                )
+            tar.extractall(staging, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildError(
+            f"The slug {slug} cannot be read.", f"{exc}", "Give a file written by pybuildpack slug export."
+        ) from exc
+    except BuildError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    (staging / ROOT).rename(dest)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_atomically(target: Path, app_dir: Path) -> None:
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as handle:
+        export_slug(app_dir, handle)
+    tmp.replace(target)
+
+
+def slug_bytes(app_dir: Path) -> bytes:
+    buffer = io.BytesIO()
+    export_slug(app_dir, buffer)
+    return buffer.getvalue()
+
+
+def current_or_error(state: AppState) -> Path:
+    app_dir = state.current_app_dir()
+    if app_dir is None or not app_dir.is_dir():
+        raise BuildError(
+            f"The app {state.name} has no current release to export.",
+            fix=f"Build it first: pybuildpack build APP_DIR --app {state.name}",
+        )
+    return app_dir

@@ -1,0 +1,397 @@
+"""`pybuildpack start`: every process type of a release together, like `heroku local`.
+
+Each process runs in its own process group with its output prefixed (`12:00:01 web.1 | ...`, coloured on
+a terminal). The web process sits behind a small TCP proxy on PORT, so a deploy can start the new web
+process on a fresh port, wait until it accepts connections, switch the proxy to it and only then stop
+the old one; if it does not come up in time the old one keeps serving. Ctrl-C or SIGTERM stops every
+process group (SIGTERM, then SIGKILL after a grace period). A deploy asks for a restart through a unix
+socket recorded in `<app>/supervisor.json`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from pybuildpack import procfile, run
+from pybuildpack.output import Console, colour_wanted
+from pybuildpack.platform import config as config_store
+from pybuildpack.platform import runner
+from pybuildpack.platform.state import AppState, write_json
+
+_COLOURS = ("36", "33", "32", "35", "34", "31")
+GRACE = 10.0
+_Reply = Callable[[str], None]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Printer:
+    """Prefixed, optionally coloured log lines from many threads."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.colour = colour_wanted(os.environ, out)
+        self.lock = threading.Lock()
+        self.width = 6
+        self.colours: dict[str, str] = {}
+
+    def line(self, name: str, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        label = name.ljust(self.width)
+        if self.colour:
+            code = self.colours.setdefault(name, _COLOURS[len(self.colours) % len(_COLOURS)])
+            label = f"\033[{code}m{label}\033[0m"
+        with self.lock:
+            self.out.write(f"{stamp} {label} | {text}\n")
+            self.out.flush()
+
+
+@dataclass
+class Child:
+    kind: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    release: Path
+    retiring: bool = False
+    pump: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}.1"
+
+
+class Proxy:
+    """TCP on (host, port) forwarded to 127.0.0.1:backend; the backend can be switched at any time."""
+
+    def __init__(self, host: str, port: int, backend: int) -> None:
+        self.backend = backend
+        self.server = socket.create_server((host, port), reuse_port=False)
+        self.server.settimeout(0.5)
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.thread.join(timeout=5)
+        self.server.close()
+
+    def _accept(self) -> None:
+        while not self.closed.is_set():
+            try:
+                client, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream = self._connect()
+        if upstream is None:
+            client.close()
+            return
+        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+        _pump(client, upstream)
+
+    def _connect(self) -> socket.socket | None:
+        deadline = time.monotonic() + 10
+        while not self.closed.is_set():
+            try:
+                return socket.create_connection(("127.0.0.1", self.backend), timeout=5)
+            except OSError:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.1)
+        return None
+
+
+def _pump(source: socket.socket, dest: socket.socket) -> None:
+    try:
+        source.settimeout(None)
+        while data := source.recv(65536):
+            dest.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            dest.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            source.shutdown(socket.SHUT_RD)
+
+
+def accepts(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Does the process accept TCP connections on 127.0.0.1:port before ``timeout`` (and stay alive)?"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+class Supervisor:
+    def __init__(
+        self,
+        app_dir: Path,
+        state: AppState | None,
+        *,
+        host: str,
+        port: int,
+        boot_timeout: float,
+        out: TextIO | None = None,
+    ) -> None:
+        self.app_dir = app_dir
+        self.state = state
+        self.host = host
+        self.port = port
+        self.boot_timeout = boot_timeout
+        self.printer = Printer(out or sys.stdout)
+        self.children: list[Child] = []
+        self.proxy: Proxy | None = None
+        self.stopping = threading.Event()
+        self.exit_code = 0
+        self.restart_lock = threading.Lock()
+        self.control: socket.socket | None = None
+        self.control_dir: Path | None = None
+
+    def say(self, text: str) -> None:
+        self.printer.line("system", text)
+
+    # -- starting -----------------------------------------------------------------------------------
+    def _config(self) -> dict[str, str]:
+        return config_store.load(self.state) if self.state is not None else {}
+
+    def _spawn(self, kind: str, command: str, release: Path, port: int) -> Child:
+        env = runner.process_env(release, self._config(), port=port, dyno=f"{kind}.1")
+        proc = run.spawn_group(runner.boot_command(command), env=env, cwd=release)
+        child = Child(kind, proc, port, release)
+        child.pump = threading.Thread(target=self._pump_output, args=(child,), daemon=True)
+        child.pump.start()
+        self.say(f"started {child.name} (pid {proc.pid}, PORT={port}): {command}")
+        return child
+
+    def _pump_output(self, child: Child) -> None:
+        assert child.proc.stdout is not None
+        with child.proc.stdout:
+            for raw in child.proc.stdout:
+                self.printer.line(child.name, raw.decode("utf-8", "replace").rstrip("\r\n"))
+
+    def _ports(self, processes: dict[str, str]) -> dict[str, int]:
+        ports: dict[str, int] = {}
+        others = 0
+        for kind in processes:
+            if kind == "web":
+                ports[kind] = free_port()
+            else:
+                others += 1
+                ports[kind] = self.port + 100 * others
+        return ports
+
+    def start(self) -> None:
+        processes = _runnable(self.app_dir)
+        self.printer.width = max([6, *(len(kind) + 2 for kind in processes)])
+        ports = self._ports(processes)
+        if "web" in processes:
+            self.proxy = Proxy(self.host, self.port, ports["web"])
+            self.say(f"web is served on http://{self.host}:{self.port}/")
+        for kind, command in processes.items():
+            self.children.append(self._spawn(kind, command, self.app_dir, ports[kind]))
+        if self.state is not None:
+            self._listen()
+
+    # -- the main loop and stopping -------------------------------------------------------------------
+    def wait(self) -> int:
+        while not self.stopping.is_set():
+            for child in list(self.children):
+                code = child.proc.poll()
+                if code is not None and not child.retiring:
+                    self.say(f"{child.name} exited with status {code}: stopping all processes")
+                    self.exit_code = code or 1
+                    self.stopping.set()
+            self.stopping.wait(0.2)
+        return self.exit_code
+
+    def request_stop(self, signum: int, _frame: object) -> None:
+        self.say(f"received {signal.Signals(signum).name}: stopping all processes")
+        self.stopping.set()
+
+    def shutdown(self) -> None:
+        self._close_control()
+        with self.restart_lock:
+            stop_children(self.children)
+            for child in self.children:
+                self.say(f"{child.name} stopped (exit {child.proc.returncode})")
+            self.children = []
+        if self.proxy is not None:
+            self.proxy.close()
+
+    # -- restarts (a deploy) ----------------------------------------------------------------------------
+    def _listen(self) -> None:
+        assert self.state is not None
+        self.control_dir = Path(tempfile.mkdtemp(prefix="pybp-"))
+        path = self.control_dir / "s"
+        self.control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.control.bind(str(path))
+        self.control.listen()
+        self.control.settimeout(0.5)
+        write_json(self.state.root / "supervisor.json", {"pid": os.getpid(), "socket": str(path)})
+        threading.Thread(target=self._control_loop, daemon=True).start()
+
+    def _close_control(self) -> None:
+        if self.control is None:
+            return
+        if self.state is not None:
+            (self.state.root / "supervisor.json").unlink(missing_ok=True)
+        self.control.close()
+        self.control = None
+        if self.control_dir is not None:
+            for entry in self.control_dir.iterdir():
+                entry.unlink(missing_ok=True)
+            self.control_dir.rmdir()
+
+    def _control_loop(self) -> None:
+        while not self.stopping.is_set() and self.control is not None:
+            try:
+                conn, _ = self.control.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(self.boot_timeout + 60)
+                try:
+                    if conn.recv(64).strip() == b"restart":
+                        self.restart(_replier(conn))
+                except OSError:
+                    continue
+
+    def restart(self, reply: _Reply) -> None:
+        assert self.state is not None
+        with self.restart_lock:
+            if self.stopping.is_set():
+                reply("failed the processes are stopping")
+                return
+            release = self.state.current_app_dir()
+            if release is None:
+                reply("failed no current release")
+                return
+            processes = _runnable(release)
+            old_web = next((c for c in self.children if c.kind == "web"), None)
+            if "web" in processes and old_web is not None and not self._switch_web(release, processes, reply):
+                return
+            self._replace_others(release, processes)
+            reply(f"ok restarted {', '.join(processes)} from {release.parent.name}")
+
+    def _switch_web(self, release: Path, processes: dict[str, str], reply: _Reply) -> bool:
+        assert self.proxy is not None
+        old = next(c for c in self.children if c.kind == "web")
+        port = free_port()
+        reply(f"info starting the new web process on port {port}")
+        new = self._spawn("web", processes["web"], release, port)
+        if not accepts(port, new.proc, self.boot_timeout):
+            new.retiring = True
+            stop_children([new])
+            self.say(f"the new web process did not accept connections within {self.boot_timeout:g} s")
+            reply(
+                f"failed the new web process did not accept connections on port {port} within "
+                f"{self.boot_timeout:g} s; the old web process (pid {old.proc.pid}) keeps serving"
+            )
+            return False
+        self.proxy.backend = port
+        reply(f"info the new web process accepts connections; stopping the old one (pid {old.proc.pid})")
+        old.retiring = True
+        self.children.append(new)
+        stop_children([old])
+        self.children.remove(old)
+        return True
+
+    def _replace_others(self, release: Path, processes: dict[str, str]) -> None:
+        olds = [c for c in self.children if c.kind != "web"]
+        for child in olds:
+            child.retiring = True
+        stop_children(olds)
+        for child in olds:
+            self.children.remove(child)
+        ports = self._ports(processes)
+        for kind, command in processes.items():
+            if kind != "web":
+                self.children.append(self._spawn(kind, command, release, ports[kind]))
+
+
+def _replier(conn: socket.socket) -> _Reply:
+    def reply(text: str) -> None:
+        conn.sendall(text.encode("utf-8") + b"\n")
+
+    return reply
+
+
+def _runnable(app_dir: Path) -> dict[str, str]:
+    """The process types `start` runs: all but `release` (which runs once, before a release is current)."""
+    return {kind: cmd for kind, cmd in procfile.read_procfile(app_dir).items() if kind != "release"}
+
+
+def stop_children(children: list[Child]) -> None:
+    """Stop every process group at once (SIGTERM, SIGKILL after GRACE seconds) and wait for them."""
+    for child in children:
+        child.retiring = True
+    stoppers = [threading.Thread(target=run.stop_group, args=(c.proc, GRACE)) for c in children]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
+    for child in children:
+        if child.pump is not None:
+            child.pump.join(timeout=5)
+
+
+def notify_restart(state: AppState, console: Console) -> None:
+    """Ask a running `pybuildpack start` of the app to restart on the current release; report it."""
+    info = state.root / "supervisor.json"
+    try:
+        data = json.loads(info.read_text(encoding="utf-8"))
+        pid, path = int(data["pid"]), str(data["socket"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    console.step(f"Restarting the processes of `pybuildpack start {state.name}` (pid {pid})")
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(600)
+            conn.connect(path)
+            conn.sendall(b"restart\n")
+            with conn.makefile("r", encoding="utf-8") as replies:
+                for line in replies:
+                    _show_reply(line.rstrip("\n"), console)
+    except OSError as exc:
+        console.warning("The running processes could not be restarted.", f"{exc}")
+
+
+def _show_reply(line: str, console: Console) -> None:
+    kind, _, text = line.partition(" ")
+    if kind == "failed":
+        console.warning("The running processes were not restarted.", text)
+    else:
+        console.info(text)

@@ -1,0 +1,72 @@
+"""PYBUILDPACK_INSTALLER=uv: requirements.txt apps installed with `uv pip install` into the same runtime."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from support import REPO
+from support.buildpack import CompileResult, free_port, http_get
+from support.mirror import RuntimeMirror
+from test_uv import needs, serve_web, site_python
+
+Compile = Callable[..., CompileResult]
+FLASK = REPO / "examples" / "flask-app"
+
+
+def test_flask_example_with_the_uv_installer_serves(
+    compile_app: Compile, tmp_path: Path, runtime_mirror: RuntimeMirror
+) -> None:
+    version = needs(runtime_mirror, "3.12")
+    started = time.monotonic()
+    result = compile_app(FLASK, config={"PYBUILDPACK_INSTALLER": "uv"}).check()
+    uv_seconds = time.monotonic() - started
+    out = result.stdout
+    assert "Installing uv 0.13.9" in out
+    assert "Installing dependencies using 'uv pip install -r requirements.txt'" in out
+    assert "+ flask==3.1.3" in out
+    assert "Collecting" not in out  # pip did not install the requirements
+    report = result.report()
+    assert report["package_manager"] == "pip"
+    assert report["uv_version"] == "0.13.9"
+    # pip stays available for one-off commands.
+    assert site_python(result, "import pip").returncode == 0
+    app_dir = tmp_path / "extracted" / "app"
+    app_dir.parent.mkdir()
+    shutil.move(result.build_dir, app_dir)
+    port = free_port()
+    with serve_web(app_dir, port):
+        response = http_get(f"http://127.0.0.1:{port}/", attempts=80)
+    assert response.status == 200
+    assert response.text == f"Hello from pybuildpack! Python {version}\n"
+    print(f"cold build of the Flask example with the uv installer: {uv_seconds:.1f} s")
+
+
+def test_default_installer_stays_pip(compile_app: Compile, runtime_mirror: RuntimeMirror) -> None:
+    needs(runtime_mirror, "3.12")
+    started = time.monotonic()
+    result = compile_app(FLASK).check()
+    print(f"cold build of the Flask example with pip: {time.monotonic() - started:.1f} s")
+    assert "Installing dependencies using 'pip install -r requirements.txt'" in result.stdout
+    assert "uv" not in result.report().get("uv_version", "")
+
+
+def test_unknown_installer_is_refused(compile_app: Compile, runtime_mirror: RuntimeMirror) -> None:
+    needs(runtime_mirror, "3.12")
+    result = compile_app(FLASK, config={"PYBUILDPACK_INSTALLER": "conda"})
+    assert result.returncode == 1, result.describe()
+    assert "PYBUILDPACK_INSTALLER" in result.stderr and "'conda'" in result.stderr
+
+
+@pytest.mark.parametrize("installer", ["uv"])
+def test_uv_installer_ci_adds_requirements_test(
+    compile_app: Compile, installer: str, runtime_mirror: RuntimeMirror
+) -> None:
+    needs(runtime_mirror, "3.12")
+    result = compile_app("pip_basic", config={"PYBUILDPACK_INSTALLER": installer}, script="test-compile")
+    result.check()
+    assert "uv pip install -r requirements.txt" in result.stdout
