@@ -14,7 +14,7 @@ import pytest
 
 from support.buildpack import CompileResult, free_port, http_get
 from support.mirror import RuntimeMirror
-from test_uv import RELOCATION, needs, serve_web, site_python
+from test_uv import needs, serve_web, site_python
 
 Compile = Callable[..., CompileResult]
 
@@ -86,7 +86,6 @@ def test_poetry_editable_and_path_dependencies(compile_app: Compile, runtime_mir
     ]
 
 
-@pytest.mark.xfail(reason=RELOCATION, strict=False)
 def test_poetry_editable_after_relocation(
     compile_app: Compile, tmp_path: Path, runtime_mirror: RuntimeMirror
 ) -> None:

@@ -86,6 +86,25 @@ def test_uv_basic(
     again = result.recompile(app_for_index("uv_basic", package_index, tmp_path / "again"))
     again.check()
     assert "Using cached uv 0.13.9" in again.stdout
+    assert "-----> Restoring cache" in again.stdout
+    assert "Skipping the dependency install" in again.stdout  # D10: uv.lock unchanged
+    assert again.report()["cache_status"] == "reused"
+
+
+def test_switching_from_pip_to_uv_discards_the_environment(
+    compile_app: Compile, package_index: PackageIndex, tmp_path: Path, runtime_mirror: RuntimeMirror
+) -> None:
+    needs(runtime_mirror, "3.13")
+    pip_app = tmp_path / "pip-app"
+    pip_app.mkdir()
+    (pip_app / ".python-version").write_text("3.13\n")
+    (pip_app / "requirements.txt").write_text("six==1.17.0\n")
+    first = compile_app(pip_app).check()
+    second = first.recompile(app_for_index("uv_basic", package_index, tmp_path)).check()
+    assert "-----> Discarding cache since:" in second.stdout
+    assert "       - The package manager changed from pip to uv\n" in second.stdout
+    assert site_python(second, "import six").returncode != 0
+    assert site_python(second, "import typing_extensions").returncode == 0
 
 
 def test_uv_lockfile_out_of_sync(
@@ -150,10 +169,8 @@ def test_uv_editable_and_path_dependencies(
     ]
 
 
-RELOCATION = "needs classic.py to run relocate.relocatable_site_packages after install_dependencies"
 
 
-@pytest.mark.xfail(reason=RELOCATION, strict=False)
 def test_uv_editable_after_relocation(
     compile_app: Compile, package_index: PackageIndex, tmp_path: Path, runtime_mirror: RuntimeMirror
 ) -> None:
