@@ -4,37 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from support import REPO, SRC
-from support.buildpack import CompileResult, free_port, http_get
+from support.buildpack import BOOT, CompileResult, free_port, http_get, serving
 from support.mirror import RuntimeMirror
 
 EXAMPLE = REPO / "examples" / "flask-app"
 Compile = Callable[..., CompileResult]
-BOOT = 'for f in .profile.d/*.sh; do . "./$f"; done; exec sh -c "$1"'
-
-
-@contextmanager
-def serving(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process group and always stop it (SIGTERM, then SIGKILL after 10 s)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def web_command(app_dir: Path) -> str:

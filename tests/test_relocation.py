@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from pybuildpack.relocate import relocatable_site_packages
-from support.buildpack import CompileResult
+from support.buildpack import BOOT, CompileResult
 from support.mirror import RuntimeMirror
 
 Compile = Callable[..., CompileResult]
-BOOT = 'for f in .profile.d/*.sh; do . "./$f"; done; exec sh -c "$1"'
 
 
 def write(path: Path, text: str) -> None:

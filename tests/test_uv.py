@@ -8,19 +8,16 @@ wheels, same hashes, another port), as a user re-locking against their mirror wo
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from support import FIXTURE_APPS, REPO
-from support.buildpack import CompileResult, free_port, http_get
+from support.buildpack import BOOT, CompileResult, free_port, http_get, serving
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
 
@@ -169,8 +166,6 @@ def test_uv_editable_and_path_dependencies(
     ]
 
 
-
-
 def test_uv_editable_after_relocation(
     compile_app: Compile, package_index: PackageIndex, tmp_path: Path, runtime_mirror: RuntimeMirror
 ) -> None:
@@ -208,24 +203,6 @@ def test_uv_index_credentials_never_printed(
     result = compile_app(app, config={"PIP_INDEX_URL": secret_url})
     assert "s3cr3t-t0ken" not in result.stdout + result.stderr
     result.check()
-
-
-@contextmanager
-def serving(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process group and always stop it (SIGTERM, then SIGKILL after 10 s)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        yield proc
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
-BOOT = 'for f in .profile.d/*.sh; do . "./$f"; done; exec sh -c "$1"'
 
 
 def serve_web(app_dir: Path, port: int, extra: dict[str, str] | None = None) -> Any:

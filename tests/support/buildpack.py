@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -228,3 +230,22 @@ def http_get(url: str, timeout: float = 5.0, attempts: int = 40, delay: float = 
         except (urllib.error.URLError, OSError) as exc:
             last = exc
     raise ConnectionError(f"GET {url}: no answer after {attempts} attempts: {last}")
+
+
+# Boots a built app as a platform's dyno does: every .profile.d script sourced, then "$1" exec'd.
+BOOT = 'for f in .profile.d/*.sh; do . "./$f"; done; exec sh -c "$1"'
+
+
+@contextmanager
+def serving(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process group and always stop it (SIGTERM, then SIGKILL after 10 s)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
