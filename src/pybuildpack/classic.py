@@ -48,6 +48,7 @@ class _Plan:
     manager: PackageManager
     key: cache.EnvKey
     nltk: bool = False  # NLTK corpora were downloaded: NLTK_DATA goes into the runtime environment
+    cache_status: str = "empty"
 
 
 def compile_app(build_dir: Path, cache_dir: Path, env_dir: Path | None, *, install_test: bool = False) -> int:
@@ -140,6 +141,7 @@ def _install(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
     with ctx.data.timed("cache_restore_duration"):
         status = cache.restore(ctx, plan.key, in_place_ok=plan.manager.syncs_exactly)
     ctx.data.set("cache_status", status)
+    plan.cache_status = status
     ctx.env_restored = status in ("reused", "partial")
     (ctx.build_dir / ".profile.d").mkdir(exist_ok=True)
 
@@ -179,7 +181,7 @@ def _finish(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
 
     progress.operation = "saving the cache"
     with ctx.data.timed("cache_save_duration"):
-        cache.save(ctx, plan.key, stack=plan.stack, python=plan.python)
+        cache.save(ctx, plan.key, status=plan.cache_status, stack=plan.stack, python=plan.python)
 
 
 def _hook(ctx: BuildContext, name: str) -> None:
