@@ -36,11 +36,18 @@ def register(sub: Any) -> None:
         action="append",
         default=[],
         metavar="PATH_OR_GIT_URL",
-        help="a classic buildpack to run, in order (repeatable; default: the app's .buildpacks file, else "
-        "this buildpack, which is also named 'pybuildpack')",
+        help="a classic buildpack to run, in order: a directory, or a git URL (or a bare repository's path) "
+        "optionally ending in #branch-or-tag, cloned for the build (repeatable; default: the app's "
+        ".buildpacks file, else this buildpack, which is also named 'pybuildpack')",
     )
     parser.add_argument("--output", type=Path, help="also copy the new release to this directory")
     parser.add_argument("--cache-dir", type=Path, help="build cache to use (default: the app's own)")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="start this build from an empty cache: PYBUILDPACK_CLEAR_CACHE=1 is set for the buildpacks, "
+        "so this buildpack discards its cached environment and installs Python and the dependencies again",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -84,6 +91,8 @@ def _build(args: argparse.Namespace, console: Console) -> int:
         cache_dir=args.cache_dir,
         output=args.output,
         python_prefixes=args.python_prefix,
+        clear_cache=args.no_cache,
+        on_released=lambda: supervisor.notify_restart(state, console),
     )
 
     def fill(build_dir: Path) -> Source:
@@ -91,7 +100,6 @@ def _build(args: argparse.Namespace, console: Console) -> int:
 
     started = time.monotonic()
     built = builder.build(state, fill, options, console)
-    supervisor.notify_restart(state, console)
     console.step(f"Released v{built.number} (build {time.monotonic() - started:.1f} s)")
     target = args.output if args.output is not None else state.name
     console.info(f"Run it with: pybuildpack run {target}   (all processes: pybuildpack start {state.name})")

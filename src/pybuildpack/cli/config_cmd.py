@@ -55,10 +55,13 @@ def _run(args: argparse.Namespace) -> int:
         config_store.save(state, config)
         print(f"Set {', '.join(new)} for {state.name}.")
     elif args.action == "unset":
-        for key in args.keys:
-            config.pop(key, None)
+        missing = [key for key in args.keys if config.pop(key, None) is None]
         config_store.save(state, config)
-        print(f"Unset {', '.join(args.keys)} for {state.name}.")
+        removed = [key for key in args.keys if key not in missing]
+        if removed:
+            print(f"Unset {', '.join(removed)} for {state.name}.")
+        if missing:
+            print(f"{state.name} had no config var {', '.join(missing)}; nothing to unset.")
     elif args.action == "get":
         if args.key not in config:
             raise BuildError(

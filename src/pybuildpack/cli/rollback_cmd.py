@@ -33,6 +33,9 @@ def main(args: argparse.Namespace) -> int:
     except BuildError as error:
         console.error(error)
         return 1
+    if number == state.current_number():
+        console.step(f"v{number} is already the current release of {state.name}")
+        return 0
     state.set_current(number)
     supervisor.notify_restart(state, console)
     console.step(f"Rolled back {state.name} to v{number}")

@@ -8,12 +8,11 @@ the Procfile command replaces this process (exec), so signals reach it directly.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 from pathlib import Path
 from typing import Any
 
-from pybuildpack import procfile, run
+from pybuildpack import run
 from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.output import Console
@@ -44,10 +43,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         app_dir, config, _state = runner.resolve_app(args.app, args.state_dir)
         command = _command(app_dir, args)
+        port = runner.port_setting(args.port)
     except BuildError as error:
         Console().error(error)
         return 1
-    port = args.port if args.port is not None else int(os.environ.get("PORT") or runner.DEFAULT_PORT)
     dyno = "run.1" if args.one_off else f"{args.process}.1"
     env = runner.process_env(app_dir, config, port=port, dyno=dyno)
     run.replace_process(runner.boot_command(command), env=env, cwd=app_dir)
@@ -57,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
 def _command(app_dir: Path, args: argparse.Namespace) -> str:
     if args.one_off:
         return shlex.join(args.one_off)
-    processes = procfile.read_procfile(app_dir)
+    processes = runner.process_types(app_dir)
     if args.process not in processes:
         declared = ", ".join(processes) or "none"
         raise BuildError(

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 from pybuildpack.cli.common import add_state_option
@@ -13,7 +14,7 @@ from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import runner
 from pybuildpack.platform.state import AppState
-from pybuildpack.platform.supervisor import Supervisor
+from pybuildpack.platform.supervisor import Supervisor, runnable
 
 
 def register(sub: Any) -> None:
@@ -44,10 +45,11 @@ def main(args: argparse.Namespace) -> int:
         app_dir, _config, state = runner.resolve_app(args.app, args.state_dir)
         if state is not None:
             _check_not_running(state)
+        _check_something_to_run(app_dir)
+        port = runner.port_setting(args.port)
     except BuildError as error:
         Console().error(error)
         return 1
-    port = args.port if args.port is not None else int(os.environ.get("PORT") or runner.DEFAULT_PORT)
     supervisor = Supervisor(app_dir, state, host=args.host, port=port, boot_timeout=args.boot_timeout)
     signal.signal(signal.SIGINT, supervisor.request_stop)
     signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -70,4 +72,15 @@ def _check_not_running(state: AppState) -> None:
     raise BuildError(
         f"The processes of {state.name} are already running (pybuildpack start, pid {pid}).",
         fix=f"Stop that one first (kill {pid}), or use it: deploys restart it.",
+    )
+
+
+def _check_something_to_run(app_dir: Path) -> None:
+    if runnable(app_dir):
+        return
+    raise BuildError(
+        f"The app in {app_dir} declares no process type to start.",
+        "start runs the Procfile's process types (all but release), and the Procfile declares none "
+        "(or the app has no Procfile, and its buildpacks declared no default process types).",
+        "Add a line such as `web: gunicorn app:app` to the Procfile and build again.",
     )

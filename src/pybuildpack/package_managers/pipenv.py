@@ -9,6 +9,7 @@ off the app's sys.path, so they never satisfy or shadow the app's packages.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pybuildpack import run
@@ -34,6 +35,14 @@ _WRAPPER_TEXT = """\
 here="$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)"
 exec "${here}/../../bin/python" "${here}/../lib/LAUNCHER" "$@"
 """.replace("LAUNCHER", _LAUNCHER)
+
+
+# Pipenv's warning when the Pipfile's [requires] disagrees with the Python it runs on (in deploy mode
+# it then aborts). Pipenv wraps long lines, so any whitespace may separate the words.
+_PYTHON_MISMATCH = re.compile(
+    r'Your\s+Pipfile\s+requires\s+"?(?P<key>python_(?:full_)?version)"?\s+(?P<wanted>\S+),\s+but\s+you\s+'
+    r"are\s+using\s+(?P<used>[0-9][0-9.]*)"
+)
 
 
 def pipenv_home(python_home: Path) -> Path:
@@ -108,7 +117,7 @@ class Pipenv:
             line_filter=tools.line_filter(ctx),
         )
         if not result.ok:
-            raise _failure(ctx, result.output)
+            raise _failure(ctx, python, result.output)
 
     def _env(self, ctx: BuildContext) -> dict[str, str]:
         env = tools.tool_environment(ctx)
@@ -125,7 +134,10 @@ class Pipenv:
         return env
 
 
-def _failure(ctx: BuildContext, output: str) -> BuildError:
+def _failure(ctx: BuildContext, python: ResolvedPython, output: str) -> BuildError:
+    mismatch = _PYTHON_MISMATCH.search(output)
+    if mismatch and "Aborting deploy" in output:
+        return _python_mismatch(python, mismatch["key"], mismatch["wanted"])
     if "Aborting deploy" in output and "Pipfile.lock" in output:
         return BuildError(
             "Pipfile.lock is out of date: it does not match the Pipfile.",
@@ -136,3 +148,19 @@ def _failure(ctx: BuildContext, output: str) -> BuildError:
             failure_detail="lockfile-out-of-date",
         )
     return dependency_failure(ctx, "pipenv", output)
+
+
+def _python_mismatch(python: ResolvedPython, key: str, wanted: str) -> BuildError:
+    origin = python.requested.origin
+    from_file = "." in origin  # a file name, not "default" or "cached"
+    chosen = f"was chosen from {origin}" if from_file else f"is the {origin} version"
+    other = f"ask for Python {wanted} in {origin}" if from_file else f"put {wanted} in a .python-version file"
+    return BuildError(
+        f"The Pipfile requires Python {wanted}, but the build uses Python {python.full}.",
+        f"Python {python.full} {chosen}, while [requires] {key} in the Pipfile asks for {wanted}; "
+        "Pipenv refuses to install a lockfile for another Python (`pipenv install --deploy`).",
+        f"Make them agree: either change {key} in the Pipfile to {python.major_text!r} and run "
+        f"`pipenv lock`, or {other}. Commit, then build again.",
+        failure_reason="install-dependencies::pipenv",
+        failure_detail="python-version-mismatch",
+    )

@@ -8,8 +8,10 @@ failure leaves the previous release current and untouched.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +22,14 @@ from typing import Any
 
 from pybuildpack import procfile, run
 from pybuildpack.output import Console
-from pybuildpack.platform import buildpacks, runner
+from pybuildpack.platform import buildpacks, runner, slugsize
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform.lock import locked
 from pybuildpack.platform.source import Source, apply_slugignore, plain_git_env
 from pybuildpack.platform.state import AppState, write_json
 
 SourceFiller = Callable[[Path], Source]
+CLEAR_CACHE_VAR = "PYBUILDPACK_CLEAR_CACHE"
 
 
 class BuildFailed(Exception):
@@ -44,6 +47,9 @@ class BuildOptions:
     cache_dir: Path | None = None
     output: Path | None = None
     python_prefixes: list[Path] = field(default_factory=list)
+    clear_cache: bool = False
+    # run under the app's lock once the release is current (restarting `pybuildpack start`)
+    on_released: Callable[[], None] | None = None
 
 
 @dataclass
@@ -68,6 +74,7 @@ def build(state: AppState, fill: SourceFiller, options: BuildOptions, console: C
     started = time.monotonic()
     state.ensure()
     with locked(state.lock_file, console, state.name):
+        clean_leftovers(state)
         work = Path(tempfile.mkdtemp(prefix="build-", dir=state.tmp_dir))
         try:
             return _build_in(_Run(state, options, console, started, work), fill)
@@ -104,6 +111,9 @@ def _build_in(ctx: _Run, fill: SourceFiller) -> Built:
     cache_dir = (options.cache_dir or state.cache_dir).absolute()
     cache_dir.mkdir(parents=True, exist_ok=True)
     base_env = _build_env(source)
+    if options.clear_cache:
+        base_env[CLEAR_CACHE_VAR] = "1"
+        console.info(f"--no-cache: the build starts from an empty cache ({CLEAR_CACHE_VAR}=1)")
     if any(bp.own for bp in packs):
         from pybuildpack.cli.runtime_source import MANIFEST_VAR, choose_manifest
 
@@ -154,14 +164,50 @@ def _release(ctx: _Run, build_dir: Path, record: dict[str, Any], config: dict[st
     if command:
         _release_phase(ctx, number, command, config, record)
     record["status"] = "succeeded"
+    _show_slug_size(state, app_dir, record, console)
     record["durations"]["total"] = round(time.monotonic() - ctx.started, 3)
     write_json(release_dir / "release.json", record)
     state.set_current(number)
-    console.step(f"Slug size: {human_size(record['slug_size'])} (uncompressed)")
+    if options.on_released is not None:
+        options.on_released()
     if options.output is not None:
         copy_release(app_dir, options.output.absolute())
         console.info(f"Copied the release to {options.output}")
     return Built(number, app_dir, record, time.monotonic() - ctx.started)
+
+
+def _show_slug_size(state: AppState, app_dir: Path, record: dict[str, Any], console: Console) -> None:
+    size = human_size(record["slug_size"])
+    try:
+        with timed(record["durations"], "slug_size"):
+            estimated = slugsize.estimate_with_memory(app_dir, state.slug_sizes_file)
+    except (OSError, ValueError, tarfile.TarError) as exc:
+        console.step(f"Slug size: {size} (the compressed size could not be estimated: {exc})")
+        return
+    record["slug_compressed_size_estimate"] = estimated.size
+    console.step(f"Slug size: {size}, about {human_size(estimated.size)} compressed")
+    console.info(
+        f"estimated in {record['durations']['slug_size']:.1f} s, compressing the "
+        f"{estimated.compressed_now} new or changed of {estimated.files} files"
+    )
+
+
+def clean_leftovers(state: AppState) -> None:
+    """What builds killed before they finished left behind (the caller holds the app's lock)."""
+    for leftover in state.tmp_dir.glob("build-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for partial in state.releases_dir.glob(".v*.partial"):
+        shutil.rmtree(partial, ignore_errors=True)
+    for number in state.numbers():
+        path = state.release_dir(number) / "release.json"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("status") == "pending":
+            record["status"] = "interrupted"
+            record["failure"] = "the build was stopped before the release was made current"
+            write_json(path, record)
 
 
 def _release_phase(

@@ -9,12 +9,14 @@ the release process fails, so the branch only moves for a released build.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
 import tarfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pybuildpack
@@ -23,9 +25,10 @@ from pybuildpack.errors import BuildError
 from pybuildpack.output import BLOCK, Console
 from pybuildpack.platform import builder, supervisor
 from pybuildpack.platform.source import Source, plain_git_env
-from pybuildpack.platform.state import AppState, app_state
+from pybuildpack.platform.state import AppState, app_state, write_json
 
 ZERO = "0" * 40
+PREVIOUS_PUSH_TIMEOUT = 900.0
 _ENTRY = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); "
     "from pybuildpack.platform.githook import main; raise SystemExit(main(sys.argv[1:]))"
@@ -92,36 +95,91 @@ def main(argv: Sequence[str]) -> int:
         parts = line.split()
         if len(parts) != 3:
             continue
-        _old, new, ref = parts
+        old, new, ref = parts
         if ref != f"refs/heads/{args.branch}":
             console.step(f"Not deploying {ref}: only pushes to {args.branch} build {state.name}.")
-        elif new == ZERO:
+        elif not new.strip("0"):  # all zeros (SHA-1 or SHA-256): the branch is deleted
             console.step(f"Deleting {args.branch} does not change the releases of {state.name}.")
         else:
-            status = max(status, deploy(state, new, console))
+            status = max(status, deploy(state, Push(ref, old, new), console))
     return status
 
 
-def deploy(state: AppState, revision: str, console: Console) -> int:
+@dataclass(frozen=True)
+class Push:
+    ref: str
+    old: str
+    new: str
+
+
+def deploy(state: AppState, push: Push, console: Console) -> int:
     started = time.monotonic()
+    revision = push.new
     console.step(f"Deploying {revision[:12]} to {state.name}")
 
-    def fill(build_dir: Path) -> Source:
+    def fill(build_dir: Path) -> Source:  # called under the app's lock
+        check_not_overtaken(state, push, console)
         extract_revision(revision, build_dir)
         console.info(f"Source: git commit {revision[:12]} (pushed)")
         return Source("git push", revision)
 
     try:
-        built = builder.build(state, fill, builder.BuildOptions(), console)
+        options = builder.BuildOptions(on_released=lambda: supervisor.notify_restart(state, console))
+        built = builder.build(state, fill, options, console)
     except BuildError as error:
         console.error(error)
         return _rejected("the build failed.")
     except builder.BuildFailed as failed:
         return _rejected(failed.summary)
     seconds = time.monotonic() - started
-    supervisor.notify_restart(state, console)
     console.step(f"Released v{built.number} (build {seconds:.1f} s)")
     return 0
+
+
+def check_not_overtaken(state: AppState, push: Push, console: Console) -> None:
+    """Under the app's lock: refuse a push that another push overtook while this one waited.
+
+    git checks the branch's old value only when it updates the ref, after this hook; a push that
+    waited for the lock while another one was deployed would be released and then refused by git. So
+    each push records its receive-pack (this hook's parent); the next one waits for that to exit (the
+    ref is then final) and compares the branch with the value its own push started from."""
+    marker = state.root / "push.json"
+    try:
+        previous = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        previous = 0
+    if previous and previous != os.getppid() and _alive(previous):
+        console.info("Waiting for the previous push to finish updating the branch")
+        deadline = time.monotonic() + PREVIOUS_PUSH_TIMEOUT
+        while _alive(previous) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    write_json(marker, {"pid": os.getppid()})
+    now = run.capture(["git", "rev-parse", "--verify", "-q", push.ref], env=dict(os.environ))
+    current = now.output.strip() if now.ok and now.output.strip() else "0" * len(push.old)
+    if current != push.old:
+        branch = push.ref.removeprefix("refs/heads/")
+        raise builder.BuildFailed(
+            f"{branch} moved to {current[:12]} (another push) while this push waited; "
+            "fetch, merge or rebase, and push again."
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].startswith("Z")
 
 
 def _rejected(summary: str) -> int:

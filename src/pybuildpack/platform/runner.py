@@ -7,10 +7,13 @@ loaded as `heroku local` does, config vars win over it, PORT is set, then a shel
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from pybuildpack import procfile
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform.state import AppState, app_state, check_app_name
@@ -23,6 +26,36 @@ BOOT = (
 # Variables of the environment pybuildpack itself runs in that would point the app at another Python.
 _NOT_INHERITED = ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONEXECUTABLE", "__PYVENV_LAUNCHER__")
 DEFAULT_PORT = 5000
+_RELEASE_DIR = re.compile(r"v[1-9][0-9]*")
+
+
+def process_types(app_dir: Path) -> dict[str, str]:
+    """The app's process types: its Procfile's, over the defaults its buildpacks declared (recorded in
+    the release's release.json, next to the app dir, when there is one)."""
+    recorded: dict[str, str] = {}
+    data = None
+    if app_dir.name == "app" and _RELEASE_DIR.fullmatch(app_dir.parent.name):  # releases/vN/app
+        try:
+            data = json.loads((app_dir.parent / "release.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+    if isinstance(data, dict) and isinstance(data.get("process_types"), dict):
+        recorded = {str(kind): str(command) for kind, command in data["process_types"].items()}
+    return {**recorded, **procfile.read_procfile(app_dir)}
+
+
+def port_setting(given: int | None) -> int:
+    """--port, else $PORT, else 5000."""
+    if given is not None:
+        return given
+    value = os.environ.get("PORT") or str(DEFAULT_PORT)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise BuildError(
+            f"PORT={quoted(value)} is not a port number.",
+            "PORT is the TCP port the web process listens on, from 1 to 65535.",
+            "Unset PORT, set it to a number, or give --port N.",
+        )
+    return int(value)
 
 
 def boot_command(command: str) -> list[str]:

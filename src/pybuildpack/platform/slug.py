@@ -13,42 +13,56 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from pybuildpack.errors import BuildError
 from pybuildpack.platform.state import AppState
 
 FIXED_MTIME = 315532800  # 1980-01-01, what reproducible-build tools use for "no time"
 ROOT = "app"
+LEVEL = 6
 
 
-def export_slug(app_dir: Path, output: IO[bytes]) -> None:
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+    def flush(self) -> object: ...
+
+
+def export_slug(app_dir: Path, output: Writable) -> None:
     with (
-        gzip.GzipFile(filename="", mode="wb", fileobj=output, mtime=0, compresslevel=6) as gz,
+        gzip.GzipFile(filename="", mode="wb", fileobj=output, mtime=0, compresslevel=LEVEL) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         _add(tar, app_dir, ROOT)
-        for path in _walk(app_dir):
+        for path in walk(app_dir):
             _add(tar, path, f"{ROOT}/{path.relative_to(app_dir).as_posix()}")
 
 
-def _walk(root: Path) -> list[Path]:
+def walk(root: Path) -> list[Path]:
+    """Every path under ``root`` in slug order (sorted by name bytes, depth first), without `.git`."""
     found: list[Path] = []
     for entry in sorted(root.iterdir(), key=lambda p: p.name.encode("utf-8", "surrogateescape")):
         if entry.name == ".git":
             continue
         found.append(entry)
         if entry.is_dir() and not entry.is_symlink():
-            found.extend(_walk(entry))
+            found.extend(walk(entry))
     return found
 
 
-def _add(tar: tarfile.TarFile, path: Path, name: str) -> None:
+def tar_info(tar: tarfile.TarFile, path: Path, name: str) -> tarfile.TarInfo:
+    """The entry of ``path``, with nothing that varies between machines or builds (a second hard link
+    to a file already in ``tar`` is a link entry)."""
     info = tar.gettarinfo(str(path), arcname=name)
     info.mtime = FIXED_MTIME
     info.uid = info.gid = 0
     info.uname = info.gname = "root"
     info.mode &= 0o7777
+    return info
+
+
+def _add(tar: tarfile.TarFile, path: Path, name: str) -> None:
+    info = tar_info(tar, path, name)
     if info.isfile():
         with path.open("rb") as handle:
             tar.addfile(info, handle)

@@ -9,7 +9,9 @@
     current -> releases/vN
     lock                 serialises builds (and git pushes) of the app
     repo.git/            the default git remote (pybuildpack git-remote init)
-    supervisor.sock      control socket of a running `pybuildpack start`
+    supervisor.json      pid and control socket of a running `pybuildpack start`
+    push.json            the receive-pack of the last git push (see githook.check_not_overtaken)
+    slug-sizes.json      compressed sizes of files, for the slug size estimate of the next build
     tmp/                 build dirs (on the same filesystem, so a release is a rename)
 ```
 The state dir is `--state-dir`, else `$PYBUILDPACK_STATE_DIR`, else the user's data dir.
@@ -90,6 +92,10 @@ class AppState:
         return self.root / "supervisor.sock"
 
     @property
+    def slug_sizes_file(self) -> Path:
+        return self.root / "slug-sizes.json"
+
+    @property
     def tmp_dir(self) -> Path:
         return self.root / "tmp"
 
@@ -144,7 +150,14 @@ class AppState:
         tmp.replace(self.current_link)
 
     def read_release(self, number: int) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.release_dir(number) / "release.json").read_text("utf-8"))
+        """Release N's record; a damaged one reads as status "unreadable" (never made current again)."""
+        path = self.release_dir(number) / "release.json"
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            return {"number": number, "status": "unreadable", "failure": f"{path}: {exc}"}
+        if not isinstance(data, dict):
+            return {"number": number, "status": "unreadable", "failure": f"{path}: not a JSON object"}
         return data
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from pybuildpack import procfile, run
+from pybuildpack import run
 from pybuildpack.output import Console, colour_wanted
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform import runner
@@ -211,7 +211,7 @@ class Supervisor:
         return ports
 
     def start(self) -> None:
-        processes = _runnable(self.app_dir)
+        processes = runnable(self.app_dir)
         self.printer.width = max([6, *(len(kind) + 2 for kind in processes)])
         ports = self._ports(processes)
         if "web" in processes:
@@ -298,12 +298,30 @@ class Supervisor:
             if release is None:
                 reply("failed no current release")
                 return
-            processes = _runnable(release)
-            old_web = next((c for c in self.children if c.kind == "web"), None)
-            if "web" in processes and old_web is not None and not self._switch_web(release, processes, reply):
+            processes = runnable(release)
+            if not self._restart_web(release, processes, reply):
                 return
             self._replace_others(release, processes)
             reply(f"ok restarted {', '.join(processes)} from {release.parent.name}")
+
+    def _restart_web(self, release: Path, processes: dict[str, str], reply: _Reply) -> bool:
+        """Swap, start or stop the web process for the new release; False if the old one must stay."""
+        old_web = next((c for c in self.children if c.kind == "web"), None)
+        if "web" in processes and old_web is not None:
+            return self._switch_web(release, processes, reply)
+        if old_web is not None:
+            reply(f"info the new release declares no web process; stopping web (pid {old_web.proc.pid})")
+            stop_children([old_web])
+            self.children.remove(old_web)
+        elif "web" in processes:
+            port = free_port()
+            if self.proxy is None:
+                self.proxy = Proxy(self.host, self.port, port)
+                self.say(f"web is served on http://{self.host}:{self.port}/")
+            self.proxy.backend = port
+            self.children.append(self._spawn("web", processes["web"], release, port))
+            reply(f"info started web, declared by the new release, on http://{self.host}:{self.port}/")
+        return True
 
     def _switch_web(self, release: Path, processes: dict[str, str], reply: _Reply) -> bool:
         assert self.proxy is not None
@@ -348,9 +366,9 @@ def _replier(conn: socket.socket) -> _Reply:
     return reply
 
 
-def _runnable(app_dir: Path) -> dict[str, str]:
+def runnable(app_dir: Path) -> dict[str, str]:
     """The process types `start` runs: all but `release` (which runs once, before a release is current)."""
-    return {kind: cmd for kind, cmd in procfile.read_procfile(app_dir).items() if kind != "release"}
+    return {kind: cmd for kind, cmd in runner.process_types(app_dir).items() if kind != "release"}
 
 
 def stop_children(children: list[Child]) -> None:

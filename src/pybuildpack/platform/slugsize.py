@@ -1,0 +1,84 @@
+"""The compressed size of a release's slug, estimated cheaply enough to show in every build log.
+
+Compressing the whole slug costs seconds per build (zlib at the export's level on ~100 MB). The
+estimate instead adds up each file's own deflate size (at the same level as `slug export`) and the
+deflate size of all the tar headers together. Each file's size is remembered by (device, inode, size,
+mtime): the Python environment a warm build reuses is hard-linked from the cache, so only the files
+that changed are compressed again. Files compressed alone lose a little of what a single stream shares
+between them, so the estimate is slightly above the exported size; the log says "about".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pybuildpack.platform import slug
+from pybuildpack.platform.state import write_json
+
+LEVEL = slug.LEVEL
+_GZIP_FRAME = 18  # gzip header without name (10) and trailer (8)
+
+
+@dataclass
+class Estimate:
+    size: int
+    files: int
+    compressed_now: int  # files not known from an earlier build
+
+
+def _deflated_size(path: Path) -> int:
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    size = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            size += len(compressor.compress(block))
+    return size + len(compressor.flush())
+
+
+def _key(stat: os.stat_result) -> str:
+    return f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def estimate(app_dir: Path, known: dict[str, int]) -> tuple[Estimate, dict[str, int]]:
+    """The estimate, and the per-file sizes to remember for the next build (only the files seen now)."""
+    sizer = tarfile.open(fileobj=io.BytesIO(), mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
+    headers: list[bytes] = []
+    seen: dict[str, int] = {}
+    total = compressed_now = files = 0
+    entries = [(app_dir, slug.ROOT)] + [
+        (path, f"{slug.ROOT}/{path.relative_to(app_dir).as_posix()}") for path in slug.walk(app_dir)
+    ]
+    for path, name in entries:
+        info = slug.tar_info(sizer, path, name)
+        headers.append(info.tobuf(tarfile.PAX_FORMAT, sizer.encoding, sizer.errors))
+        if not info.isfile():
+            continue
+        files += 1
+        key = _key(path.stat())
+        size = known.get(key)
+        if size is None:
+            size = _deflated_size(path)
+            compressed_now += 1
+        seen[key] = size
+        total += size
+    sizer.close()
+    total += len(zlib.compress(b"".join(headers), LEVEL)) + _GZIP_FRAME
+    return Estimate(total, files, compressed_now), seen
+
+
+def estimate_with_memory(app_dir: Path, memory: Path) -> Estimate:
+    """`estimate`, remembering per-file sizes in ``memory`` (a JSON file) between builds."""
+    try:
+        loaded = json.loads(memory.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        loaded = {}
+    known = {str(k): v for k, v in loaded.items() if isinstance(v, int)} if isinstance(loaded, dict) else {}
+    result, seen = estimate(app_dir, known)
+    write_json(memory, seen)
+    return result
