@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -193,3 +194,40 @@ def to_file(
     except OSError as exc:
         return Result(127, f"could not start {display(cmd)}: {exc.strerror or exc}")
     return Result(proc.returncode, proc.stderr.decode("utf-8", "replace"))
+
+
+class Background:
+    """A quiet command running while the build does something else; its output goes to a temp file."""
+
+    def __init__(self, cmd: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path | None = None) -> None:
+        self.cmd = [str(part) for part in cmd]
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by wait or cancel)
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                self.cmd, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            self._error = ""
+        except OSError as exc:
+            self._proc = None
+            self._error = f"could not start {display(cmd)}: {exc.strerror or exc}"
+
+    def wait(self, timeout: float | None = 900) -> Result:
+        if self._proc is None:
+            return Result(127, self._error)
+        try:
+            code = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+            code = 124
+        self._log.seek(0)
+        output = self._log.read().decode("utf-8", "replace")
+        self._log.close()
+        return Result(code, output)
+
+    def cancel(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.close()

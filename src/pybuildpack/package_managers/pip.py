@@ -197,17 +197,43 @@ class Pip:
             "--exists-action=w",
             f"--src={ctx.python_home / 'src'}",
         ]
+        # Updating a restored environment in place (D4): resolve what a clean install would give, in
+        # parallel with the install, to remove afterwards whatever is no longer required.
+        clean_set = self._resolve_clean_install(ctx, shown[2:]) if ctx.env_restored else None
         result = run.stream(
             cmd, env=self._env(ctx), console=ctx.console, cwd=ctx.build_dir, line_filter=self._filter(ctx)
         )
         if not result.ok:
+            if clean_set is not None:
+                clean_set.cancel()
             raise dependency_failure(ctx, "pip", result.output)
-        if ctx.env_restored:
-            self._remove_unrequired(ctx, shown[2:])
+        if clean_set is not None:
+            self._remove_unrequired(ctx, clean_set)
 
-    def _remove_unrequired(self, ctx: BuildContext, requirement_args: list[str]) -> None:
-        """After an in-place update (D4): uninstall what a clean install would not have installed."""
-        wanted = self._clean_install_set(ctx, requirement_args)
+    def _resolve_clean_install(self, ctx: BuildContext, requirement_args: list[str]) -> run.Background:
+        """Start `pip install --dry-run --ignore-installed --report`: the set a clean install gives."""
+        cmd = [
+            str(ctx.python), "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+            f"--report={self._report_file(ctx)}", *requirement_args, *self._common_flags(ctx),
+        ]  # fmt: skip
+        return run.Background(cmd, env=self._env(ctx), cwd=ctx.build_dir)
+
+    @staticmethod
+    def _report_file(ctx: BuildContext) -> Path:
+        return ctx.cache_dir / ".heroku" / "pip-report.json"
+
+    def _remove_unrequired(self, ctx: BuildContext, clean_set: run.Background) -> None:
+        """After an in-place update: uninstall what a clean install would not have installed."""
+        result = clean_set.wait()
+        report = self._report_file(ctx)
+        try:
+            data = json.loads(report.read_text(encoding="utf-8"))
+            wanted = {_normalise(item["metadata"]["name"]) for item in data["install"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            ctx.console.tool_line(result.output)
+            raise dependency_failure(ctx, "pip", result.output) from exc
+        finally:
+            report.unlink(missing_ok=True)
         keep = wanted | {"pip", "setuptools", "wheel"}
         installed = {name for name, _version in _distributions(ctx.python_home)}
         extra = sorted(name for name in installed if _normalise(name) not in keep)
@@ -217,24 +243,6 @@ class Pip:
         cmd = [str(ctx.python), "-m", "pip", "uninstall", "--yes", "--quiet", *extra]
         if not run.stream(cmd, env=self._env(ctx), console=ctx.console, cwd=ctx.build_dir).ok:
             raise dependency_failure(ctx, "pip", "")
-
-    def _clean_install_set(self, ctx: BuildContext, requirement_args: list[str]) -> set[str]:
-        """The normalised names a clean install of the same requirements resolves to."""
-        report = ctx.cache_dir / ".heroku" / "pip-report.json"
-        cmd = [
-            str(ctx.python), "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-            f"--report={report}", *requirement_args, *self._common_flags(ctx),
-        ]  # fmt: skip
-        result = run.capture(cmd, env=self._env(ctx), cwd=ctx.build_dir, timeout=900)
-        try:
-            data = json.loads(report.read_text(encoding="utf-8"))
-            names = {_normalise(item["metadata"]["name"]) for item in data["install"]}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            ctx.console.tool_line(result.output)
-            raise dependency_failure(ctx, "pip", result.output) from exc
-        finally:
-            report.unlink(missing_ok=True)
-        return names
 
     def build_env_additions(self) -> dict[str, str]:
         return {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
