@@ -58,6 +58,7 @@ def test_pip_basic(compile_app: Compile, runtime_mirror: RuntimeMirror) -> None:
     assert report["post_compile_hook"] is True
     assert report["pre_compile_hook"] is False
     assert "failure_reason" not in report
+    assert result.stderr.rstrip().endswith("PYBUILDPACK_INSTALLER=uv switches just the installer.")
     assert built_python(result, "import typing_extensions, sys; print(sys.version.split()[0])") == latest
 
 

@@ -79,6 +79,7 @@ def test_uv_basic(
     report = result.report()
     assert report["package_manager"] == "uv"
     assert report["uv_version"] == "0.13.9"
+    assert "Note:" not in result.stderr  # the uv recommendation is for the other managers
     # A rebuild with the same cache reuses uv.
     again = result.recompile(app_for_index("uv_basic", package_index, tmp_path / "again"))
     again.check()

@@ -182,6 +182,13 @@ def _finish(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
     progress.operation = "saving the cache"
     with ctx.data.timed("cache_save_duration"):
         cache.save(ctx, plan.key, status=plan.cache_status, stack=plan.stack, python=plan.python)
+    if manager != "uv":
+        ctx.console.note(
+            "uv could install this app's dependencies faster.",
+            "pybuildpack supports uv: lock the app with `uv lock` and commit uv.lock in place of the "
+            "current manager's files.\nFor a requirements.txt app, the config var "
+            "PYBUILDPACK_INSTALLER=uv switches just the installer.",
+        )
 
 
 def _hook(ctx: BuildContext, name: str) -> None:
