@@ -100,6 +100,15 @@ def requirement_files(first: Path) -> list[Path]:
     return seen
 
 
+def requirements_inputs(build_dir: Path, *, install_test: bool) -> list[Path]:
+    """The files a requirements.txt install depends on (test requirements only under test-compile)."""
+    files = requirement_files(build_dir / "requirements.txt")
+    test = build_dir / "requirements-test.txt"
+    if install_test and test.is_file():
+        files += [path for path in requirement_files(test) if path not in files]
+    return files
+
+
 class Pip:
     name = "pip"
 
@@ -121,11 +130,7 @@ class Pip:
     def input_files(self, build_dir: Path) -> list[Path]:
         if self.manager_file != "requirements.txt":
             return [build_dir / name for name in _PROJECT_FILES if (build_dir / name).exists()]
-        files = requirement_files(build_dir / "requirements.txt")
-        test = build_dir / "requirements-test.txt"
-        if self.install_test and test.is_file():
-            files += [path for path in requirement_files(test) if path not in files]
-        return files
+        return requirements_inputs(build_dir, install_test=self.install_test)
 
     def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
         pins = self.pins

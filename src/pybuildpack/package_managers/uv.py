@@ -17,7 +17,7 @@ from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers import tools
 from pybuildpack.package_managers.base import dependency_failure
-from pybuildpack.package_managers.pip import pins_for, requirement_files
+from pybuildpack.package_managers.pip import pins_for, requirements_inputs
 from pybuildpack.python_version import ResolvedPython
 
 _PROJECT_FILES = ("pyproject.toml", "uv.lock", ".python-version", "uv.toml")
@@ -172,11 +172,7 @@ class UvPipInstaller:
         return False
 
     def input_files(self, build_dir: Path) -> list[Path]:
-        files = requirement_files(build_dir / "requirements.txt")
-        test = build_dir / "requirements-test.txt"
-        if self.install_test and test.is_file():
-            files += [path for path in requirement_files(test) if path not in files]
-        return files
+        return requirements_inputs(build_dir, install_test=self.install_test)
 
     def build_env_additions(self) -> dict[str, str]:
         return {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
