@@ -35,6 +35,7 @@ def test_poetry_basic(compile_app: Compile, runtime_mirror: RuntimeMirror) -> No
     assert site_python(result, "import typing_extensions").returncode == 0
     assert site_python(result, "import pytest").returncode != 0
     assert site_python(result, "import poetry").returncode != 0  # Poetry is not in the slug
+    assert site_python(result, "import pip").returncode == 0  # pip stays, for one-off commands
     assert (result.cache_dir / ".heroku" / "python-poetry" / "bin" / "poetry").exists()
     assert "python-poetry" not in (result.build_dir / ".profile.d" / "python.sh").read_text()
     report = result.report()

@@ -80,6 +80,9 @@ def test_uv_basic(
     assert report["package_manager"] == "uv"
     assert report["uv_version"] == "0.13.9"
     assert "Note:" not in result.stderr  # the uv recommendation is for the other managers
+    # pip stays available at runtime for one-off commands; uv itself does not
+    assert "Installing pip 26.3 for one-off commands at runtime" in out
+    assert site_python(result, "import pip; print(pip.__version__)").stdout.strip() == "26.3"
     # A rebuild with the same cache reuses uv.
     again = result.recompile(app_for_index("uv_basic", package_index, tmp_path / "again"))
     again.check()

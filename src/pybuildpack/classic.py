@@ -22,6 +22,7 @@ from pybuildpack.env import build_environment, hook_environment, is_enabled, rea
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.package_managers.base import PackageManager
+from pybuildpack.package_managers.pip import ensure_runtime_pip
 from pybuildpack.package_managers.select import manager_for
 from pybuildpack.python_version import ResolvedPython
 from pybuildpack.run import capture
@@ -160,6 +161,8 @@ def _install(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
             ctx.console.step("Skipping the dependency install: nothing it depends on has changed")
         else:
             plan.manager.install_dependencies(ctx, plan.python)
+        if plan.manager.name in ("uv", "poetry"):
+            ensure_runtime_pip(ctx, plan.python)
     progress.operation = "downloading NLTK data"
     plan.nltk = nltk.run_nltk(ctx)
     progress.operation = "running Django's collectstatic"

@@ -100,6 +100,17 @@ def requirement_files(first: Path) -> list[Path]:
     return seen
 
 
+def ensure_runtime_pip(ctx: BuildContext, python: ResolvedPython) -> None:
+    """Keep pip available at runtime for one-off commands when uv or Poetry did the install (their
+    syncs leave no pip). Only pip is added: setuptools and the rest are the lockfile's business."""
+    if any(_normalise(name) == "pip" for name, _version in _distributions(ctx.python_home)):
+        return
+    pip = Pip("requirements.txt", python)
+    label = f"pip {pip.pins.pip}"
+    ctx.console.step(f"Installing {label} for one-off commands at runtime")
+    pip._bootstrap(ctx, [f"pip=={pip.pins.pip}"], label)
+
+
 def requirements_inputs(build_dir: Path, *, install_test: bool) -> list[Path]:
     """The files a requirements.txt install depends on (test requirements only under test-compile)."""
     files = requirement_files(build_dir / "requirements.txt")
@@ -148,15 +159,13 @@ class Pip:
             ctx.console.info(
                 f"Python {python.major_text} is end-of-life: {label} is the newest that supports it."
             )
+        self._bootstrap(ctx, wanted, label)
+        self._record(ctx)
+
+    def _bootstrap(self, ctx: BuildContext, wanted: list[str], label: str) -> None:
+        """Install pinned distributions with the pip wheel bundled in the runtime."""
         wheel = bundled_pip_wheel(ctx.python_home)
-        cmd = [
-            str(ctx.python),
-            str(wheel / "pip"),
-            "install",
-            *self._common_flags(ctx),
-            "--quiet",
-            *wanted,
-        ]
+        cmd = [str(ctx.python), str(wheel / "pip"), "install", *self._common_flags(ctx), "--quiet", *wanted]
         result = run.stream(cmd, env=self._env(ctx), console=ctx.console, line_filter=self._filter(ctx))
         if not result.ok:
             raise BuildError(
@@ -167,7 +176,6 @@ class Pip:
                 "versions, then retry the build.",
                 failure_reason="install-package-manager::pip",
             )
-        self._record(ctx)
 
     def _record(self, ctx: BuildContext) -> None:
         ctx.data.set("pip_version", self.pins.pip)
