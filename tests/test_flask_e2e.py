@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,27 +11,11 @@ from pathlib import Path
 import pytest
 
 from support import REPO, SRC
-from support.buildpack import BOOT, CompileResult, free_port, http_get, serving
+from support.buildpack import CompileResult, free_port, http_get, moved_app, serve_web, serving
 from support.mirror import RuntimeMirror
 
 EXAMPLE = REPO / "examples" / "flask-app"
 Compile = Callable[..., CompileResult]
-
-
-def web_command(app_dir: Path) -> str:
-    line = next(line for line in (app_dir / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    return line.split(":", 1)[1].strip()
-
-
-def dyno_env(app_dir: Path, port: int) -> dict[str, str]:
-    """What a platform gives a web dyno; gunicorn is kept on loopback through its own settings."""
-    return {
-        "HOME": str(app_dir),
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "PORT": str(port),
-        "DYNO": "web.1",
-        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 2",
-    }
 
 
 def expect_hello(port: int, version: str) -> None:
@@ -54,11 +37,9 @@ def test_compile_serve_relocate_and_rebuild(
     first = compile_app(EXAMPLE).check()
     assert "Collecting flask==3.1.3" in first.stdout
     # The slug runs where it is extracted, not where it was built (no /app symlink, D7).
-    app_dir = tmp_path / "extracted" / "app"
-    app_dir.parent.mkdir()
-    shutil.move(first.build_dir, app_dir)
+    app_dir = moved_app(first, tmp_path)
     port = free_port()
-    with serving(["sh", "-c", BOOT, "sh", web_command(app_dir)], cwd=app_dir, env=dyno_env(app_dir, port)):
+    with serve_web(app_dir, port):
         expect_hello(port, example_version)
 
     second = first.recompile().check()

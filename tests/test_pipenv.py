@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from support import FIXTURE_APPS
-from support.buildpack import BOOT, CompileResult, free_port, http_get
+from support.buildpack import BOOT, CompileResult, free_port, http_get, serve_web
 from support.mirror import RuntimeMirror
-from test_uv import needs, serve_web, site_python
+from test_uv import needs, site_python
 
 Compile = Callable[..., CompileResult]
 

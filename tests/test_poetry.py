@@ -6,14 +6,13 @@ replaces it through the pinned mirror plugin, so fixture locks work with any ses
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from support.buildpack import CompileResult, free_port, http_get
+from support.buildpack import CompileResult, free_port, http_get, moved_app, serve_web
 from support.mirror import RuntimeMirror
 from test_pipenv import assert_entry_points_run, moved_away
-from test_uv import needs, serve_web, site_python
+from test_uv import needs, site_python
 
 Compile = Callable[..., CompileResult]
 EDITABLE_ENTRY_POINTS = {
@@ -115,9 +114,7 @@ def test_ci_poetry_installs_dev_group(compile_app: Compile, runtime_mirror: Runt
 def test_poetry_flask_app_serves(compile_app: Compile, tmp_path: Path, runtime_mirror: RuntimeMirror) -> None:
     version = needs(runtime_mirror, "3.12")
     result = compile_app("poetry_flask").check()
-    app_dir = tmp_path / "extracted" / "app"
-    app_dir.parent.mkdir()
-    shutil.move(result.build_dir, app_dir)
+    app_dir = moved_app(result, tmp_path)
     port = free_port()
     with serve_web(app_dir, port):
         response = http_get(f"http://127.0.0.1:{port}/", attempts=80)

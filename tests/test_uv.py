@@ -12,12 +12,11 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from support import FIXTURE_APPS, REPO
-from support.buildpack import BOOT, CompileResult, free_port, http_get, serving
+from support.buildpack import CompileResult, free_port, http_get, moved_app, serve_web
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
 
@@ -209,22 +208,6 @@ def test_uv_index_credentials_never_printed(
     result.check()
 
 
-def serve_web(app_dir: Path, port: int, extra: dict[str, str] | None = None) -> Any:
-    """Boot the app's web process as a platform would (profile scripts, then the Procfile command),
-    moved away from its build dir, on 127.0.0.1 only."""
-    line = next(x for x in (app_dir / "Procfile").read_text().splitlines() if x.startswith("web:"))
-    env = {
-        "HOME": str(app_dir),
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "PORT": str(port),
-        "DYNO": "web.1",
-        "UVICORN_HOST": "127.0.0.1",
-        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 1",
-        **(extra or {}),
-    }
-    return serving(["sh", "-c", BOOT, "sh", line.split(":", 1)[1].strip()], cwd=app_dir, env=env)
-
-
 def test_fastapi_example_locked_with_uv_serves(
     compile_app: Compile, package_index: PackageIndex, tmp_path: Path, runtime_mirror: RuntimeMirror
 ) -> None:
@@ -235,9 +218,7 @@ def test_fastapi_example_locked_with_uv_serves(
     lock.write_text(lock.read_text().replace(LOCKED_INDEX, package_index.url.removesuffix("simple/")))
     result = compile_app(source).check()
     assert "+ fastapi==0.162.5" in result.stdout
-    app_dir = tmp_path / "extracted" / "app"
-    app_dir.parent.mkdir()
-    shutil.move(result.build_dir, app_dir)
+    app_dir = moved_app(result, tmp_path)
     port = free_port()
     with serve_web(app_dir, port):
         response = http_get(f"http://127.0.0.1:{port}/", attempts=80)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from support import REPO
-from support.buildpack import CompileResult, free_port, http_get
+from support.buildpack import CompileResult, free_port, http_get, moved_app, serve_web
 from support.mirror import RuntimeMirror
-from test_uv import needs, serve_web, site_python
+from test_uv import needs, site_python
 
 Compile = Callable[..., CompileResult]
 FLASK = REPO / "examples" / "flask-app"
@@ -35,9 +34,7 @@ def test_flask_example_with_the_uv_installer_serves(
     assert report["uv_version"] == "0.13.9"
     # pip stays available for one-off commands.
     assert site_python(result, "import pip").returncode == 0
-    app_dir = tmp_path / "extracted" / "app"
-    app_dir.parent.mkdir()
-    shutil.move(result.build_dir, app_dir)
+    app_dir = moved_app(result, tmp_path)
     port = free_port()
     with serve_web(app_dir, port):
         response = http_get(f"http://127.0.0.1:{port}/", attempts=80)

@@ -249,3 +249,27 @@ def serving(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> Iterator[subpr
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def serve_web(app_dir: Path, port: int, extra: Mapping[str, str] | None = None) -> Any:
+    """Boot the app's web process as a platform would (profile scripts, then the Procfile command),
+    on 127.0.0.1 only (gunicorn and uvicorn are told so through their own settings)."""
+    line = next(x for x in (app_dir / "Procfile").read_text().splitlines() if x.startswith("web:"))
+    env = {
+        "HOME": str(app_dir),
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "PORT": str(port),
+        "DYNO": "web.1",
+        "UVICORN_HOST": "127.0.0.1",
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 1",
+        **(extra or {}),
+    }
+    return serving(["sh", "-c", BOOT, "sh", line.split(":", 1)[1].strip()], cwd=app_dir, env=env)
+
+
+def moved_app(result: CompileResult, workdir: Path) -> Path:
+    """Move a built app away from its build dir, as a slug is extracted elsewhere; returns its new dir."""
+    app_dir = workdir / "extracted" / "app"
+    app_dir.parent.mkdir(parents=True)
+    shutil.move(result.build_dir, app_dir)
+    return app_dir
