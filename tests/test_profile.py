@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pybuildpack import layout
 from pybuildpack.steps.profile import append_export, export_text, write_profile_scripts
 from support.buildpack import CompileResult
 
@@ -34,7 +35,7 @@ def source(scripts: list[Path], env: dict[str, str], shell: str = "/bin/sh") -> 
 
 
 def profile_dir(home: Path, manager: str = "pip", nltk: bool = False) -> list[Path]:
-    write_profile_scripts(home, manager=manager, nltk=nltk)
+    write_profile_scripts(home / ".profile.d", manager=manager, nltk=nltk)
     return sorted((home / ".profile.d").glob("*.sh"))
 
 
@@ -73,7 +74,7 @@ def test_rewrite_is_idempotent(tmp_path: Path) -> None:
 
 def test_unknown_manager(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        write_profile_scripts(tmp_path, manager="conda", nltk=False)
+        write_profile_scripts(tmp_path / ".profile.d", manager="conda", nltk=False)
 
 
 # --- python.sh + gunicorn -------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ TABLE = [
 
 def concurrency(tmp_path: Path, root: Path, nproc: str, **extra: str) -> tuple[dict[str, str], str]:
     home = tmp_path / "app"
-    write_profile_scripts(home, manager="pip", nltk=False)
+    write_profile_scripts(home / ".profile.d", manager="pip", nltk=False)
     env = {
         "HOME": str(home),
         "PATH": "/usr/bin:/bin",
@@ -294,7 +295,7 @@ def test_tiny_memory_gives_one_worker(tmp_path: Path) -> None:
 
 def test_real_cpu_count_is_used_by_default(tmp_path: Path) -> None:
     home = tmp_path / "app"
-    write_profile_scripts(home, manager="pip", nltk=False)
+    write_profile_scripts(home / ".profile.d", manager="pip", nltk=False)
     root = cgroup_v2(tmp_path / "cg", str(129024 * MB))
     path = os.environ.get("PATH", "/usr/bin:/bin")
     env = {"HOME": str(home), "PATH": path, "PYBUILDPACK_CGROUP_ROOT": str(root)}
@@ -305,7 +306,7 @@ def test_real_cpu_count_is_used_by_default(tmp_path: Path) -> None:
 
 def test_default_cgroup_root_does_not_break_sourcing(tmp_path: Path) -> None:
     home = tmp_path / "app"
-    write_profile_scripts(home, manager="pip", nltk=False)
+    write_profile_scripts(home / ".profile.d", manager="pip", nltk=False)
     result, _ = source([home / ".profile.d/WEB_CONCURRENCY.sh"], {"HOME": str(home), "PATH": "/usr/bin:/bin"})
     assert "PYBUILDPACK_CGROUP_ROOT" not in result
 
@@ -321,7 +322,7 @@ def source_export(tmp_path: Path, text: str, env: dict[str, str]) -> dict[str, s
 
 def test_export_pip_uses_the_build_dir(tmp_path: Path) -> None:
     build = tmp_path / "build_abc"
-    text = export_text(build, manager="pip", cache_dir=tmp_path / "cache", nltk=False)
+    text = export_text(layout.classic(build, tmp_path / "cache"), manager="pip", nltk=False)
     assert "/app" not in text
     assert "${HOME}" not in text
     result = source_export(tmp_path, text, {"HOME": "/elsewhere", "PATH": "/usr/bin:/bin"})
@@ -347,7 +348,7 @@ def test_export_pip_uses_the_build_dir(tmp_path: Path) -> None:
 
 
 def test_export_keeps_user_defaults(tmp_path: Path) -> None:
-    text = export_text(tmp_path / "b", manager="pip", cache_dir=tmp_path / "c", nltk=False)
+    text = export_text(layout.classic(tmp_path / "b", tmp_path / "c"), manager="pip", nltk=False)
     result = source_export(tmp_path, text, {"PATH": "/bin", "LANG": "C.UTF-8", "PYTHONPATH": "/keep"})
     assert result["LANG"] == "C.UTF-8"
     assert result["PYTHONPATH"] == "/keep"
@@ -355,7 +356,7 @@ def test_export_keeps_user_defaults(tmp_path: Path) -> None:
 
 def test_export_pipenv_and_nltk(tmp_path: Path) -> None:
     build = tmp_path / "b"
-    text = export_text(build, manager="pipenv", cache_dir=tmp_path / "c", nltk=True)
+    text = export_text(layout.classic(build, tmp_path / "c"), manager="pipenv", nltk=True)
     result = source_export(tmp_path, text, {"PATH": "/bin"})
     python = f"{build}/.heroku/python"
     assert result["PATH"] == f"{python}/bin:{python}/pipenv/bin:/bin"
@@ -369,7 +370,7 @@ def test_export_pipenv_and_nltk(tmp_path: Path) -> None:
 
 def test_export_poetry(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    text = export_text(tmp_path / "b", manager="poetry", cache_dir=cache, nltk=False)
+    text = export_text(layout.classic(tmp_path / "b", cache), manager="poetry", nltk=False)
     result = source_export(tmp_path, text, {"PATH": "/bin"})
     assert result["PATH"] == f"{tmp_path}/b/.heroku/python/bin:{cache}/.heroku/python-poetry/bin:/bin"
     assert result["POETRY_VIRTUALENVS_CREATE"] == "false"
@@ -380,7 +381,7 @@ def test_export_uv(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     build = tmp_path / "b"
     (build / ".heroku/python").mkdir(parents=True)
-    text = export_text(build, manager="uv", cache_dir=cache, nltk=False)
+    text = export_text(layout.classic(build, cache), manager="uv", nltk=False)
     result = source_export(tmp_path, text, {"PATH": "/bin"})
     assert result["PATH"] == f"{build}/.heroku/python/bin:{cache}/.heroku/python-uv:/bin"
     assert result["UV_PROJECT_ENVIRONMENT"] == f"{build}/.heroku/python"
@@ -395,7 +396,7 @@ def test_export_uv(tmp_path: Path) -> None:
 
 def test_export_quotes_awkward_paths(tmp_path: Path) -> None:
     build = tmp_path / 'we"ird $dir `x` \\ }'
-    text = export_text(build, manager="pip", cache_dir=tmp_path / "c", nltk=True)
+    text = export_text(layout.classic(build, tmp_path / "c"), manager="pip", nltk=True)
     result = source_export(tmp_path, text, {"PATH": "/bin"})
     assert result["PYTHONHOME"] == f"{build}/.heroku/python"
     assert result["PYTHONPATH"] == str(build)
@@ -404,7 +405,7 @@ def test_export_quotes_awkward_paths(tmp_path: Path) -> None:
 
 def test_export_relative_build_dir_becomes_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    text = export_text(Path("rel"), manager="pip", cache_dir=Path("c"), nltk=False)
+    text = export_text(layout.classic(Path("rel"), Path("c")), manager="pip", nltk=False)
     assert f"{tmp_path}/rel/.heroku/python" in text
 
 
@@ -416,7 +417,7 @@ def test_append_export_never_truncates(tmp_path: Path) -> None:
 
 
 def test_append_export_creates_the_file(tmp_path: Path) -> None:
-    text = export_text(tmp_path / "b", manager="pip", cache_dir=tmp_path / "c", nltk=False)
+    text = export_text(layout.classic(tmp_path / "b", tmp_path / "c"), manager="pip", nltk=False)
     append_export(tmp_path, text)
     assert (tmp_path / "export").read_text() == text
 

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from pybuildpack.errors import BuildError, visible
+from pybuildpack.package_managers.registry import SPECS
 
 DETECT_FILES: tuple[str, ...] = (
     ".python-version",
@@ -44,12 +45,7 @@ DETECT_FILES: tuple[str, ...] = (
 )
 
 # Manager files in the fixed order used by every message: (file, manager id, display name).
-MANAGER_FILES: tuple[tuple[str, str, str], ...] = (
-    ("Pipfile.lock", "pipenv", "Pipenv"),
-    ("requirements.txt", "pip", "pip"),
-    ("poetry.lock", "poetry", "Poetry"),
-    ("uv.lock", "uv", "uv"),
-)
+MANAGER_FILES: tuple[tuple[str, str, str], ...] = tuple((s.file, s.name, s.display) for s in SPECS)
 
 _ACCEPTED = "('requirements.txt',\n'Pipfile.lock', 'poetry.lock' or 'uv.lock')"
 

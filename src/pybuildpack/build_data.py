@@ -19,19 +19,15 @@ from pybuildpack.errors import BuildError
 MAX_STRING = 200
 
 
-def data_path(cache_dir: Path) -> Path:
-    return cache_dir / "build-data" / "python.json"
-
-
 class BuildData:
-    def __init__(self, cache_dir: Path) -> None:
-        self.path = data_path(cache_dir)
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.values: dict[str, object] = {}
 
     @classmethod
-    def start(cls, cache_dir: Path) -> BuildData:
+    def start(cls, path: Path) -> BuildData:
         """Keep the last build's data as python-prev.json and start an empty record."""
-        data = cls(cache_dir)
+        data = cls(path)
         data.path.parent.mkdir(parents=True, exist_ok=True)
         if data.path.exists():
             data.path.replace(data.path.with_name("python-prev.json"))
@@ -92,10 +88,10 @@ class BuildData:
         tmp.replace(self.path)
 
 
-def report(cache_dir: Path) -> str:
+def report(path: Path) -> str:
     """`bin/report`: the build data, keys sorted; `{}` when there is none."""
     try:
-        loaded = json.loads(data_path(cache_dir).read_text(encoding="utf-8"))
+        loaded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         loaded = {}
     if not isinstance(loaded, dict):

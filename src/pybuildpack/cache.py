@@ -29,12 +29,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
-from pybuildpack import run
+from pybuildpack import layout, run
 from pybuildpack.context import BuildContext
 from pybuildpack.env import is_enabled
 from pybuildpack.errors import BuildError
+from pybuildpack.layout import Layout
 from pybuildpack.output import Console
 from pybuildpack.python_version import ResolvedPython
 
@@ -43,17 +44,14 @@ LOCK_TIMEOUT = 900.0
 
 
 def version_file(cache_dir: Path) -> Path:
-    return cache_dir / ".heroku" / "python-version"
+    """The classic sticky version file (the local platform reads it before a build)."""
+    return layout.classic_sticky_version(cache_dir)
 
 
-def stack_file(cache_dir: Path) -> Path:
-    return cache_dir / ".heroku" / "python-stack"
-
-
-def save_build_state(cache_dir: Path, *, stack: str, python: ResolvedPython) -> None:
+def save_build_state(where: Layout, *, stack: str, python: ResolvedPython) -> None:
     """The sticky version and stack, written only after a successful build, each atomically."""
-    _write(version_file(cache_dir), f"python-{python.full}\n")
-    _write(stack_file(cache_dir), f"{stack}\n")
+    _write(where.sticky_version, f"python-{python.full}\n")
+    _write(where.sticky_stack, f"{stack}\n")
 
 
 @dataclass(frozen=True)
@@ -135,11 +133,37 @@ def _changed_inputs(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return lines
 
 
-class EnvCache:
-    """The cached installed environment of one app."""
+class EnvStore(Protocol):
+    """Where a face keeps the installed environment between builds."""
 
-    def __init__(self, cache_dir: Path) -> None:
-        self.root = cache_dir / "pybuildpack"
+    def clean_leftovers(self) -> None:
+        """Remove what builds killed while saving left behind."""
+
+    def previous_key(self) -> EnvKey | None:
+        """The key of the environment kept by the last successful build, if readable."""
+
+    def stale_reason(self) -> str | None:
+        """Why a kept environment cannot be compared at all (metadata of another buildpack version)."""
+
+    def unfinished_build(self) -> bool:
+        """A build died between restoring and saving."""
+
+    def discard(self) -> None:
+        """Forget the kept environment."""
+
+    def restore(self, target: Path) -> str | None:
+        """Put the kept environment at target. Returns a problem description, or None if intact."""
+
+    def save(self, python_home: Path, key: EnvKey, *, reused: bool) -> int:
+        """Keep this build's environment for the next one. Returns the cache's size in bytes."""
+
+
+class EnvCache:
+    """The classic face's cached environment of one app, in CACHE_DIR/pybuildpack."""
+
+    def __init__(self, root: Path, cache_dir: Path) -> None:
+        self.root = root
+        self.cache_dir = cache_dir
         self.env = self.root / "env"
         self.in_use = self.root / "in-use"
 
@@ -149,6 +173,9 @@ class EnvCache:
         except (OSError, ValueError):
             return None
 
+    def stale_reason(self) -> str | None:
+        return None
+
     def unfinished_build(self) -> bool:
         return self.in_use.exists()
 
@@ -157,7 +184,7 @@ class EnvCache:
         self.in_use.unlink(missing_ok=True)
 
     def restore(self, target: Path) -> str | None:
-        """Link the cached environment into target. Returns a problem description, or None if intact."""
+        """Link the cached environment into target."""
         manifest = _read_manifest(self.env / "installed.json")
         source = self.env / "python"
         if manifest is None or not source.is_dir():
@@ -165,18 +192,22 @@ class EnvCache:
         self.root.mkdir(parents=True, exist_ok=True)
         self.in_use.write_text(f"{os.getpid()}\n", encoding="utf-8")
         _link_tree(source, target)
-        found = installed_distributions(target)
-        if found != manifest:
-            missing = sorted(set(manifest) - set(found))
-            extra = sorted(set(found) - set(manifest))
-            return (
-                f"installed distributions differ (missing: {', '.join(missing) or 'none'}; "
-                f"extra: {', '.join(extra) or 'none'})"
-            )
-        return None
+        return check_installed(target, manifest)
 
-    def save(self, python_home: Path, key: EnvKey) -> None:
-        """Replace the cached environment with this build's, atomically."""
+    def save(self, python_home: Path, key: EnvKey, *, reused: bool) -> int:
+        """A reused environment is already in the cache, byte for byte (the build linked it from
+        there), so only the bookkeeping is written; anything else replaces the cached environment,
+        atomically."""
+        size_file = self.root / "size"
+        if reused and size_file.exists():
+            self.in_use.unlink(missing_ok=True)
+            return int(size_file.read_text(encoding="utf-8") or 0)
+        self._replace(python_home, key)
+        size = tree_size(self.cache_dir)
+        _write(size_file, f"{size}\n")
+        return size
+
+    def _replace(self, python_home: Path, key: EnvKey) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         staging = self.root / f"env.new-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
@@ -198,17 +229,32 @@ class EnvCache:
                 shutil.rmtree(leftover, ignore_errors=True)
 
 
-def restore(ctx: BuildContext, key: EnvKey, *, in_place_ok: bool) -> str:
-    """The "restore cache" step: decide, print every reason, and link the environment in if kept.
+def check_installed(target: Path, manifest: list[str]) -> str | None:
+    """Compare the distributions found in an environment with the record kept with it."""
+    found = installed_distributions(target)
+    if found == manifest:
+        return None
+    missing = sorted(set(manifest) - set(found))
+    extra = sorted(set(found) - set(manifest))
+    return (
+        f"installed distributions differ (missing: {', '.join(missing) or 'none'}; "
+        f"extra: {', '.join(extra) or 'none'})"
+    )
+
+
+def restore(ctx: BuildContext, envs: EnvStore, key: EnvKey, *, in_place_ok: bool) -> str:
+    """The "restore cache" step: decide, print every reason, and put the environment in place if kept.
 
     Returns the cache status: empty, reused, partial (kept and updated in place, D4) or discarded."""
-    envs = EnvCache(ctx.cache_dir)
     envs.clean_leftovers()
     previous = envs.previous_key()
+    stale = envs.stale_reason()
     if previous is not None and is_enabled("PYBUILDPACK_CLEAR_CACHE", ctx.config, ctx.environ):
         decision = Decision("discarded", ("PYBUILDPACK_CLEAR_CACHE is set",))
     elif previous is not None and envs.unfinished_build():
         decision = Decision("discarded", ("The previous build using this cache did not finish",))
+    elif stale is not None:
+        decision = Decision("discarded", (stale,))
     else:
         decision = decide(previous, key, in_place_ok=in_place_ok)
     if decision.status in ("reused", "partial"):
@@ -217,7 +263,7 @@ def restore(ctx: BuildContext, key: EnvKey, *, in_place_ok: bool) -> str:
             shutil.rmtree(ctx.python_home, ignore_errors=True)
             decision = Decision("discarded", (f"The cached environment failed its check: {problem}",))
     _print_decision(ctx.console, decision, key)
-    if decision.status == "discarded":
+    if decision.status in ("discarded", "empty"):
         envs.discard()
     return decision.status
 
@@ -238,22 +284,13 @@ def _print_decision(console: Console, decision: Decision, key: EnvKey) -> None:
         console.info(f"- {reason}")
 
 
-def save(ctx: BuildContext, key: EnvKey, *, status: str, stack: str, python: ResolvedPython) -> None:
-    """The "save cache" step, after a successful build.
-
-    A reused environment is already in the cache, byte for byte (the build linked it from there), so
-    only the bookkeeping is written; anything else replaces the cached environment."""
+def save(
+    ctx: BuildContext, envs: EnvStore, key: EnvKey, *, status: str, stack: str, python: ResolvedPython
+) -> None:
+    """The "save cache" step, after a successful build."""
     ctx.console.step("Saving cache")
-    envs = EnvCache(ctx.cache_dir)
-    size_file = envs.root / "size"
-    if status == "reused" and size_file.exists():
-        envs.in_use.unlink(missing_ok=True)
-        size = int(size_file.read_text(encoding="utf-8") or 0)
-    else:
-        envs.save(ctx.python_home, key)
-        size = tree_size(ctx.cache_dir)
-        _write(size_file, f"{size}\n")
-    save_build_state(ctx.cache_dir, stack=stack, python=python)
+    size = envs.save(ctx.python_home, key, reused=status == "reused")
+    save_build_state(ctx.layout, stack=stack, python=python)
     ctx.data.set("cache_size", size)
     ctx.console.info(f"Cache size: {size / 1_000_000:.1f} MB")
 
@@ -322,9 +359,10 @@ class CacheLocked(BuildError):
 
 
 @contextmanager
-def locked(cache_dir: Path, console: Console, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def locked(
+    cache_dir: Path, lock_path: Path, console: Console, timeout: float = LOCK_TIMEOUT
+) -> Iterator[None]:
     """Hold the cache dir's lock for a whole build; wait for another build up to `timeout` seconds."""
-    lock_path = cache_dir / "pybuildpack" / "lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as handle:
         if not _try_lock(handle):

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pybuildpack.build_data import BuildData
+from pybuildpack.layout import Layout
 from pybuildpack.output import Console
 
 
 @dataclass
 class BuildContext:
-    build_dir: Path
-    cache_dir: Path
+    layout: Layout
     env_dir: Path | None
     environ: Mapping[str, str]
     config: Mapping[str, str]
@@ -24,9 +24,19 @@ class BuildContext:
     env_restored: bool = False  # the cached environment was linked in (reused or updated in place)
 
     @property
+    def build_dir(self) -> Path:
+        """The app's directory (the classic BUILD_DIR, the CNB workspace)."""
+        return self.layout.app_dir
+
+    @property
+    def cache_dir(self) -> Path:
+        """What hooks see as CACHE_DIR, and where tool installs run."""
+        return self.layout.cache_root
+
+    @property
     def python_home(self) -> Path:
-        return self.build_dir / ".heroku" / "python"
+        return self.layout.python_home
 
     @property
     def python(self) -> Path:
-        return self.python_home / "bin" / "python"
+        return self.layout.python

@@ -13,6 +13,9 @@ import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
+from pybuildpack import settings
+from pybuildpack.layout import Layout
+
 # Never taken from config vars, and never inherited from the process env by the tools we run.
 BLOCKED = frozenset(
     {
@@ -72,15 +75,12 @@ def read_env_dir(env_dir: Path | None) -> dict[str, str]:
 
 
 def setting(name: str, config: Mapping[str, str], environ: Mapping[str, str]) -> str | None:
-    """A PYBUILDPACK_* setting: the app's config var wins over the operator's process env."""
-    value = config.get(name)
-    if value is None:
-        value = environ.get(name)
-    return value if value else None
+    """A PYBUILDPACK_* setting from the table in settings.py (for app settings, the config var wins)."""
+    return settings.value(name, config, environ)
 
 
 def is_enabled(name: str, config: Mapping[str, str], environ: Mapping[str, str]) -> bool:
-    return setting(name, config, environ) not in (None, "", "0", "false")
+    return settings.enabled(name, config, environ)
 
 
 def prepend(new: str, old: str | None) -> str:
@@ -92,11 +92,9 @@ def base_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {key: value for key, value in environ.items() if key not in BLOCKED}
 
 
-def build_environment(
-    environ: Mapping[str, str], *, build_dir: Path, cache_dir: Path, env_dir: Path | None
-) -> dict[str, str]:
-    """CONTRACT §4 with D7: the Python is found inside BUILD_DIR, never through /app."""
-    python = build_dir / ".heroku" / "python"
+def build_environment(environ: Mapping[str, str], where: Layout, *, env_dir: Path | None) -> dict[str, str]:
+    """CONTRACT §4 with D7: the Python is found where the layout installs it, never through /app."""
+    python = where.python_home
     env = base_environment(environ)
     env["PATH"] = prepend(str(python / "bin"), environ.get("PATH") or "/usr/local/bin:/usr/bin:/bin")
     env["PYTHONUNBUFFERED"] = "1"
@@ -106,8 +104,8 @@ def build_environment(
     for key in ("LIBRARY_PATH", "LD_LIBRARY_PATH"):
         env[key] = prepend(str(python / "lib"), environ.get(key))
     env["PKG_CONFIG_PATH"] = prepend(str(python / "lib" / "pkg-config"), environ.get("PKG_CONFIG_PATH"))
-    env["BUILD_DIR"] = str(build_dir)
-    env["CACHE_DIR"] = str(cache_dir)
+    env["BUILD_DIR"] = str(where.app_dir)
+    env["CACHE_DIR"] = str(where.cache_root)
     env["ENV_DIR"] = str(env_dir) if env_dir is not None else ""
     return env
 

@@ -14,9 +14,21 @@ from pybuildpack.context import BuildContext
 from pybuildpack.env import installer_environment, mask_secrets
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers.base import dependency_failure
+from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
 
 _SITE_PACKAGES = re.compile(r" in (?:\S*/)?\.heroku/python/lib/python[\d.]+/site-packages")
+
+
+_PIP_ENV = (EnvVar("PIP_DISABLE_PIP_VERSION_CHECK", "1"),)
+SPEC = ManagerSpec(
+    name="pip",
+    display="pip",
+    file="requirements.txt",
+    runtime_env=_PIP_ENV,
+    build_env=lambda _where: _PIP_ENV,
+    pip_at_runtime=False,  # pip is the manager: it is there already
+)
 
 
 @dataclass(frozen=True)
@@ -208,7 +220,7 @@ class Pip:
             *shown[1:],
             *self._common_flags(ctx),
             "--exists-action=w",
-            f"--src={ctx.python_home / 'src'}",
+            f"--src={ctx.layout.pip_src}",
         ]
         # Updating a restored environment in place (D4): resolve what a clean install would give, in
         # parallel with the install, to remove afterwards whatever is no longer required.
@@ -233,7 +245,7 @@ class Pip:
 
     @staticmethod
     def _report_file(ctx: BuildContext) -> Path:
-        return ctx.cache_dir / ".heroku" / "pip-report.json"
+        return ctx.layout.pip_report
 
     def _remove_unrequired(self, ctx: BuildContext, clean_set: run.Background) -> None:
         """After an in-place update: uninstall what a clean install would not have installed."""
@@ -268,7 +280,7 @@ class Pip:
             "off",
             "--disable-pip-version-check",
             "--no-warn-script-location",
-            f"--cache-dir={ctx.cache_dir / '.heroku' / 'pip-cache'}",
+            f"--cache-dir={ctx.layout.pip_cache}",
         ]
 
     @staticmethod

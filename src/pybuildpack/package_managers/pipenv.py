@@ -17,6 +17,7 @@ from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers import tools
 from pybuildpack.package_managers.base import dependency_failure
+from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
 
 _LAUNCHER = "pybuildpack_pipenv_main.py"
@@ -45,8 +46,20 @@ _PYTHON_MISMATCH = re.compile(
 )
 
 
-def pipenv_home(python_home: Path) -> Path:
-    return python_home / "pipenv"
+_PIPENV_ENV = (
+    EnvVar("PATH", "pipenv/bin", "prepend", under="python_home"),
+    EnvVar("PIPENV_SYSTEM", "1"),
+    EnvVar("PIPENV_VERBOSITY", "-1"),
+    EnvVar("VIRTUAL_ENV", under="python_home"),
+)
+SPEC = ManagerSpec(
+    name="pipenv",
+    display="Pipenv",
+    file="Pipfile.lock",
+    runtime_env=_PIPENV_ENV,  # Pipenv stays in the slug, usable at runtime
+    build_env=lambda _where: _PIPENV_ENV,
+    pip_at_runtime=False,  # Pipenv installs with the runtime's pip, which stays
+)
 
 
 class Pipenv:
@@ -71,7 +84,7 @@ class Pipenv:
         return {"PIPENV_SYSTEM": "1", "PIPENV_VERBOSITY": "-1"}
 
     def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
-        home = pipenv_home(ctx.python_home)
+        home = ctx.layout.pipenv_tool
         wanted = {"tool": "pipenv", "version": self.version, "python": python.full}
         if (home / "bin" / "pipenv").is_file() and tools.marker_matches(home, wanted):
             ctx.console.step(f"Using cached Pipenv {self.version}")
@@ -108,7 +121,7 @@ class Pipenv:
     def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
         shown = self.command()
         ctx.console.step(f"Installing dependencies using '{' '.join(shown)}'")
-        wrapper = pipenv_home(ctx.python_home) / "bin" / "pipenv"
+        wrapper = ctx.layout.pipenv_tool / "bin" / "pipenv"
         result = run.stream(
             [str(wrapper), *shown[1:]],
             env=self._env(ctx),
@@ -126,8 +139,8 @@ class Pipenv:
         env["PIPENV_NOSPIN"] = "1"
         env["PIPENV_YES"] = "1"
         env["PIPENV_DONT_LOAD_ENV"] = "1"
-        env["PIPENV_CACHE_DIR"] = str(ctx.cache_dir / ".heroku" / "pipenv-cache")
-        env["PIP_SRC"] = str(ctx.python_home / "src")
+        env["PIPENV_CACHE_DIR"] = str(ctx.layout.pipenv_cache)
+        env["PIP_SRC"] = str(ctx.layout.pip_src)
         url = tools.index_url(env)
         if url:
             env["PIPENV_PYPI_MIRROR"] = url

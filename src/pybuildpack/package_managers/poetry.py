@@ -16,6 +16,7 @@ from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers import tools
 from pybuildpack.package_managers.base import dependency_failure
+from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
 
 _PLUGIN = "poetry-plugin-pypi-mirror"
@@ -23,8 +24,18 @@ _PROJECT_FILES = ("pyproject.toml", "poetry.lock", "poetry.toml")
 _OUT_OF_DATE = re.compile(r"pyproject\.toml changed significantly since poetry\.lock|Run `poetry lock`")
 
 
-def poetry_home(cache_dir: Path) -> Path:
-    return cache_dir / ".heroku" / "python-poetry"
+SPEC = ManagerSpec(
+    name="poetry",
+    display="Poetry",
+    file="poetry.lock",
+    runtime_env=(),  # Poetry is a build tool only: not in the slug, not on the runtime PATH
+    build_env=lambda _where: (
+        EnvVar("PATH", "bin", "prepend", under="poetry_tool"),
+        EnvVar("POETRY_VIRTUALENVS_CREATE", "false"),
+        EnvVar("POETRY_VIRTUALENVS_USE_POETRY_PYTHON", "true"),
+    ),
+    pip_at_runtime=True,
+)
 
 
 class Poetry:
@@ -50,7 +61,7 @@ class Poetry:
 
     def install_tool(self, ctx: BuildContext, python: ResolvedPython) -> None:
         version = self.pins["poetry"]
-        home = poetry_home(ctx.cache_dir)
+        home = ctx.layout.poetry_tool
         venv = home / "venv"
         wanted = {"tool": "poetry", "version": version, _PLUGIN: self.pins[_PLUGIN], "python": python.full}
         if (venv / "bin" / "poetry").is_file() and tools.marker_matches(home, wanted):
@@ -94,7 +105,7 @@ class Poetry:
         shown = self.command()
         ctx.console.step(f"Installing dependencies using '{' '.join(shown)}'")
         ansi = "--ansi" if tools.colour(ctx) else "--no-ansi"
-        poetry = poetry_home(ctx.cache_dir) / "bin" / "poetry"
+        poetry = ctx.layout.poetry_tool / "bin" / "poetry"
         cmd = [str(poetry), *shown[1:], "--compile", "--no-interaction", ansi]
         result = run.stream(
             cmd,
@@ -109,7 +120,7 @@ class Poetry:
     def _env(self, ctx: BuildContext) -> dict[str, str]:
         env = tools.tool_environment(ctx)
         env.update(self.build_env_additions())
-        env["POETRY_CACHE_DIR"] = str(ctx.cache_dir / ".heroku" / "poetry-cache")
+        env["POETRY_CACHE_DIR"] = str(ctx.layout.poetry_cache)
         env["POETRY_NO_INTERACTION"] = "1"
         env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
         ours = self.build_env_additions()

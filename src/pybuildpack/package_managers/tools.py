@@ -129,7 +129,7 @@ def pip_install(ctx: BuildContext, args: list[str], *, python: Path | None = Non
         "--disable-pip-version-check",
         "--no-warn-script-location",
         "--quiet",
-        f"--cache-dir={ctx.cache_dir / '.heroku' / 'pip-cache'}",
+        f"--cache-dir={ctx.layout.pip_cache}",
         *args,
     ]
     return run.stream(

@@ -15,22 +15,45 @@ from pathlib import Path
 from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
+from pybuildpack.layout import Layout
 from pybuildpack.package_managers import tools
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.pip import pins_for, requirements_inputs
+from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
 
 _PROJECT_FILES = ("pyproject.toml", "uv.lock", ".python-version", "uv.toml")
 _OUT_OF_DATE = "needs to be updated, but `--locked` was provided"
 
 
-def uv_dir(cache_dir: Path) -> Path:
-    return cache_dir / ".heroku" / "python-uv"
+def _later_build_env(where: Layout) -> tuple[EnvVar, ...]:
+    found: tuple[EnvVar, ...] = (
+        EnvVar("PATH", "", "prepend", under="uv_tool"),
+        EnvVar("UV_PROJECT_ENVIRONMENT", under="python_home"),
+        EnvVar("UV_NO_MANAGED_PYTHON", "1"),
+        EnvVar("UV_PYTHON_DOWNLOADS", "never"),
+        EnvVar("UV_LINK_MODE", "hardlink"),
+    )
+    if os.path.realpath(where.python_home).startswith("/tmp/"):
+        # hard links need the cache on the install's filesystem; a user cache dir usually isn't
+        found += (EnvVar("UV_CACHE_DIR", "/tmp/uv-cache"),)
+    return found
+
+
+SPEC = ManagerSpec(
+    name="uv",
+    display="uv",
+    file="uv.lock",
+    runtime_env=(),  # uv is a build tool only: not in the slug, not on the runtime PATH
+    build_env=_later_build_env,
+    pip_at_runtime=True,
+    suggest_uv=False,
+)
 
 
 def install_uv(ctx: BuildContext, version: str) -> Path:
     """The uv binary at the pinned version, installed from the index or reused from the cache."""
-    home = uv_dir(ctx.cache_dir)
+    home = ctx.layout.uv_tool
     binary = home / "uv"
     wanted = {"tool": "uv", "version": version}
     if binary.is_file() and tools.marker_matches(home, wanted):
@@ -56,8 +79,8 @@ def uv_environment(ctx: BuildContext) -> dict[str, str]:
     """uv's own settings, from the buildpack's: the runtime as the project environment, no other Python,
     the configured index as the default index, a cache in CACHE_DIR."""
     env = tools.tool_environment(ctx)
-    env.update(build_variables(ctx.cache_dir, ctx.python_home))
-    cache = ctx.cache_dir / ".heroku" / "uv-cache"
+    env.update(build_variables(ctx.python_home))
+    cache = ctx.layout.uv_cache
     env["UV_CACHE_DIR"] = str(cache)
     # Hard links need the cache on the same filesystem as the install; otherwise copy quietly.
     cache.mkdir(parents=True, exist_ok=True)
@@ -78,7 +101,7 @@ def uv_environment(ctx: BuildContext) -> dict[str, str]:
     return env
 
 
-def build_variables(cache_dir: Path, python_home: Path) -> dict[str, str]:
+def build_variables(python_home: Path) -> dict[str, str]:
     return {
         "UV_PROJECT_ENVIRONMENT": str(python_home),
         "UV_NO_MANAGED_PYTHON": "1",
@@ -228,9 +251,9 @@ class UvPipInstaller:
 
 def _add_build_env(ctx: BuildContext) -> None:
     """uv on PATH and its settings for the later steps and hooks (CONTRACT §8), as upstream does."""
-    home = uv_dir(ctx.cache_dir)
+    home = ctx.layout.uv_tool
     old = ctx.build_env.get("PATH")
     ctx.build_env["PATH"] = f"{home}:{old}" if old else str(home)
-    ctx.build_env.update(build_variables(ctx.cache_dir, ctx.python_home))
+    ctx.build_env.update(build_variables(ctx.python_home))
     if os.path.realpath(ctx.python_home).startswith("/tmp/"):
         ctx.build_env["UV_CACHE_DIR"] = "/tmp/uv-cache"

@@ -42,11 +42,6 @@ sys.exit(0 if find_spec(sys.argv[1]) else 1)
 """
 
 
-def data_dir(build_dir: Path) -> Path:
-    """Where the corpora are downloaded (inside the Python install, so they travel with it)."""
-    return build_dir / ".heroku" / "python" / "nltk_data"
-
-
 def module_available(ctx: BuildContext, module: str) -> bool:
     """Whether the built Python can import ``module`` (found, not imported: no side effects).
 
@@ -73,7 +68,7 @@ def run_nltk(ctx: BuildContext) -> bool:
             ctx.console.info(f"'{NLTK_FILE}' lists no packages, so no NLTK corpora are downloaded.")
             ctx.data.set("nltk_downloader", "skipped-empty-nltk-file")
             return False
-        unshare_hard_links(data_dir(ctx.build_dir))
+        unshare_hard_links(ctx.layout.nltk_data)
         _download(ctx, packages)
     ctx.data.set("nltk_downloader", "enabled")
     return True
@@ -130,7 +125,7 @@ def unshare_hard_links(directory: Path) -> int:
 
 def _download(ctx: BuildContext, packages: list[str]) -> None:
     ctx.console.step(f"Downloading NLTK packages: {' '.join(packages)}")
-    target = data_dir(ctx.build_dir)
+    target = ctx.layout.nltk_data
     # -W: `python -m nltk.downloader` makes runpy warn that nltk imported the module first (harmless).
     command: list[str | Path] = [ctx.python, "-W", _RUNPY_WARNING, "-m", "nltk.downloader", "-d", target]
     index_url = setting(INDEX_URL_SETTING, ctx.config, ctx.environ)

@@ -11,7 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-MANAGERS = ("pip", "pipenv", "poetry", "uv")
+from pybuildpack.layout import Layout
+from pybuildpack.package_managers import registry
+from pybuildpack.package_managers.spec import EnvVar
+
+RUNTIME_HOME = "${HOME}/.heroku/python"  # the Python home as runtime scripts name it (D7)
 
 _HEADER = "# Written by pybuildpack. Sourced at boot: POSIX sh, never exits.\n"
 
@@ -37,47 +41,49 @@ def _default(var: str, expr: str) -> str:
     return f'export {var}="${{{var}:-{expr}}}"'
 
 
-def _runtime_manager_lines(manager: str) -> list[str]:
-    if manager == "pip":
-        return [_set("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
-    if manager == "pipenv":
-        return [
-            _prepend("PATH", "${HOME}/.heroku/python/pipenv/bin"),
-            _set("PIPENV_SYSTEM", "1"),
-            _set("PIPENV_VERBOSITY", "-1"),
-            _set("VIRTUAL_ENV", "${HOME}/.heroku/python"),
-        ]
-    return []  # Poetry and uv are build tools only: not in the slug, not on the runtime PATH
+def _line(var: EnvVar, where: Layout | None) -> str:
+    """One ``export`` line. ``where`` None: the runtime form, with the app at ``${HOME}`` (D7)."""
+    in_default = var.action == "default"
+    if var.under is None:
+        expr = _dq(var.value, in_default=in_default)
+    elif where is None:
+        expr = _runtime_path(var)
+    else:
+        base = Path(getattr(where, var.under)).absolute()
+        expr = _dq(str(base / var.value) if var.value else str(base), in_default=in_default)
+    if var.action == "prepend":
+        return _prepend(var.name, expr)
+    if var.action == "default":
+        return _default(var.name, expr)
+    return _set(var.name, expr)
 
 
-def _shared_lines(python_home: str, app_dir: str) -> list[str]:
-    """The lines common to ``python.sh`` and ``export``.
+def _runtime_path(var: EnvVar) -> str:
+    roots = {"python_home": RUNTIME_HOME, "app_dir": "${HOME}"}
+    if var.under not in roots:
+        raise ValueError(f"{var.name}: {var.under} does not exist at runtime")
+    return roots[var.under] + (f"/{var.value}" if var.value else "")
 
-    ``python_home`` is double-quote-ready text, ``app_dir`` is ready for a double-quoted ``${VAR:-...}``.
-    """
+
+def shared_env(*, nltk: bool) -> list[EnvVar]:
+    """What every installed app needs, whatever its manager, at runtime and in later buildpacks."""
+    found = [EnvVar("NLTK_DATA", "nltk_data", under="python_home")] if nltk else []
     return [
-        _prepend("PATH", f"{python_home}/bin"),
-        _set("PYTHONUNBUFFERED", "true"),
-        _set("PYTHONHOME", python_home),
-        _prepend("LIBRARY_PATH", f"{python_home}/lib"),
-        _prepend("LD_LIBRARY_PATH", f"{python_home}/lib"),
-        _default("LANG", "en_US.UTF-8"),
-        _default("PYTHONPATH", app_dir),
+        *found,
+        EnvVar("PATH", "bin", "prepend", under="python_home"),
+        EnvVar("PYTHONUNBUFFERED", "true"),
+        EnvVar("PYTHONHOME", under="python_home"),
+        EnvVar("LIBRARY_PATH", "lib", "prepend", under="python_home"),
+        EnvVar("LD_LIBRARY_PATH", "lib", "prepend", under="python_home"),
+        EnvVar("LANG", "en_US.UTF-8", "default"),
+        EnvVar("PYTHONPATH", "", "default", under="app_dir"),
     ]
-
-
-def _check_manager(manager: str) -> None:
-    if manager not in MANAGERS:
-        raise ValueError(f"unknown package manager {manager!r}")
 
 
 def python_sh(*, manager: str, nltk: bool) -> str:
     """Content of ``.profile.d/python.sh``."""
-    _check_manager(manager)
-    lines = _runtime_manager_lines(manager)
-    if nltk:
-        lines.append(_set("NLTK_DATA", "${HOME}/.heroku/python/nltk_data"))
-    lines += _shared_lines("${HOME}/.heroku/python", "${HOME}")
+    variables = [*registry.spec(manager).runtime_env, *shared_env(nltk=nltk)]
+    lines = [_line(var, None) for var in variables]
     return _HEADER + "\n".join(lines) + "\n"
 
 
@@ -149,9 +155,8 @@ unset -f _pybp_log
 )
 
 
-def write_profile_scripts(build_dir: Path, *, manager: str, nltk: bool) -> None:
+def write_profile_scripts(profile_d: Path, *, manager: str, nltk: bool) -> None:
     """Write ``.profile.d/python.sh``, ``python.gunicorn.sh`` and ``WEB_CONCURRENCY.sh`` (mode 644)."""
-    profile_d = build_dir / ".profile.d"
     profile_d.mkdir(parents=True, exist_ok=True)
     scripts = {
         "python.sh": python_sh(manager=manager, nltk=nltk),
@@ -164,42 +169,7 @@ def write_profile_scripts(build_dir: Path, *, manager: str, nltk: bool) -> None:
         path.chmod(0o644)
 
 
-def _export_manager_lines(manager: str, python_home: Path, cache_dir: Path) -> list[str]:
-    home = _dq(str(python_home))
-    if manager == "pip":
-        return [_set("PIP_DISABLE_PIP_VERSION_CHECK", "1")]
-    if manager == "pipenv":
-        return [
-            _prepend("PATH", f"{home}/pipenv/bin"),
-            _set("PIPENV_SYSTEM", "1"),
-            _set("PIPENV_VERBOSITY", "-1"),
-            _set("VIRTUAL_ENV", home),
-        ]
-    if manager == "poetry":
-        return [
-            _prepend("PATH", _dq(str(cache_dir / ".heroku/python-poetry/bin"))),
-            _set("POETRY_VIRTUALENVS_CREATE", "false"),
-            _set("POETRY_VIRTUALENVS_USE_POETRY_PYTHON", "true"),
-        ]
-    lines = [
-        _prepend("PATH", _dq(str(cache_dir / ".heroku/python-uv"))),
-        _set("UV_PROJECT_ENVIRONMENT", home),
-        _set("UV_NO_MANAGED_PYTHON", "1"),
-        _set("UV_PYTHON_DOWNLOADS", "never"),
-        _set("UV_LINK_MODE", "hardlink"),
-    ]
-    if _under_tmp(python_home):
-        # hard links need the cache on the install's filesystem; a user cache dir usually isn't
-        lines.append(_set("UV_CACHE_DIR", "/tmp/uv-cache"))
-    return lines
-
-
-def _under_tmp(path: Path) -> bool:
-    real = os.path.realpath(path)
-    return real.startswith("/tmp/")
-
-
-def export_text(build_dir: Path, *, manager: str, cache_dir: Path, nltk: bool) -> str:
+def export_text(where: Layout, *, manager: str, nltk: bool) -> str:
     """Content for the buildpack's ``export`` file, which the platform sources before later buildpacks.
 
     Later buildpacks run *during the build*, when the app is in BUILD_DIR and (D7) no ``/app`` symlink
@@ -209,14 +179,8 @@ def export_text(build_dir: Path, *, manager: str, cache_dir: Path, nltk: bool) -
     LIBRARY_PATH, LD_LIBRARY_PATH, LANG (default only) and PYTHONPATH, which defaults to BUILD_DIR
     (where upstream's ``${HOME}`` points at an ``/app`` that has no app code during a build).
     """
-    _check_manager(manager)
-    build_dir = build_dir.absolute()
-    cache_dir = cache_dir.absolute()
-    python_home = build_dir / ".heroku/python"
-    lines = _export_manager_lines(manager, python_home, cache_dir)
-    if nltk:
-        lines.append(_set("NLTK_DATA", _dq(str(python_home / "nltk_data"))))
-    lines += _shared_lines(_dq(str(python_home)), _dq(str(build_dir), in_default=True))
+    variables = [*registry.spec(manager).build_env(where), *shared_env(nltk=nltk)]
+    lines = [_line(var, where) for var in variables]
     return "\n".join(lines) + "\n"
 
 

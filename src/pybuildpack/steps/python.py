@@ -1,4 +1,4 @@
-"""Install the resolved CPython into BUILD_DIR/.heroku/python from the runtime manifest (D3)."""
+"""Install the resolved CPython into the layout's Python home from the runtime manifest (D3)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def runtime_entry(runtimes: Runtimes, python: ResolvedPython) -> RuntimeEntry:
 
 def install_python(ctx: BuildContext, entry: RuntimeEntry, python: ResolvedPython) -> None:
     ctx.console.step(f"Installing Python {python.full}")
-    archive, _reused = obtain_archive(entry, ctx.cache_dir, ctx.console)
+    # obtain_archive keeps archives in <root>/runtimes: both layouts name that directory so
+    archive, _reused = obtain_archive(entry, ctx.layout.runtime_archives.parent, ctx.console)
     ctx.console.info(f"Runtime archive: {mask_url(entry.url)} ({entry.platform})")
     install_runtime(archive, entry, ctx.python_home)

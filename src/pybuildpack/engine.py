@@ -1,0 +1,202 @@
+"""The build engine both faces run: analyse the app, install, finish. It reads like the build log.
+
+The engine works on a layout (layout.py) and never on a face's paths; what differs between the classic
+and the CNB face (checks of the classic tree, where the installed environment is kept between builds,
+how the runtime environment is written) is asked of the face.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from pybuildpack import app, cache, checks, python_version, relocate
+from pybuildpack.context import BuildContext
+from pybuildpack.env import build_environment, hook_environment, is_enabled, setting
+from pybuildpack.errors import BuildError
+from pybuildpack.package_managers import registry
+from pybuildpack.package_managers.base import PackageManager
+from pybuildpack.package_managers.pip import ensure_runtime_pip
+from pybuildpack.package_managers.select import manager_for
+from pybuildpack.python_version import ResolvedPython
+from pybuildpack.runtime.manifest import RuntimeEntry
+from pybuildpack.steps import collectstatic, hooks, nltk
+from pybuildpack.steps.python import Runtimes, install_python, load_runtimes, runtime_entry
+
+
+@dataclass
+class Plan:
+    """What the analysis decided, before anything is installed."""
+
+    stack: str
+    python: ResolvedPython
+    runtime: RuntimeEntry
+    manager: PackageManager
+    key: cache.EnvKey
+    nltk: bool = False  # NLTK corpora were downloaded: NLTK_DATA goes into the runtime environment
+    cache_status: str = "empty"
+
+
+class Face(Protocol):
+    """What the engine asks of the API it runs under."""
+
+    def check_before_hooks(self, ctx: BuildContext) -> None:
+        """Checks of this face's layout that run before bin/pre_compile."""
+
+    def check_app(self, ctx: BuildContext) -> None:
+        """Checks of this face's layout that run after bin/pre_compile (which may fix the app)."""
+
+    def env_store(self, ctx: BuildContext) -> cache.EnvStore:
+        """Where the installed environment is kept between builds."""
+
+    def write_runtime_env(self, ctx: BuildContext, plan: Plan) -> None:
+        """The installed app's runtime environment, and the build environment of later buildpacks."""
+
+
+class Steps:
+    """Names the running operation (for the internal-error message) and times it (for the report)."""
+
+    def __init__(self, ctx: BuildContext) -> None:
+        self.ctx = ctx
+        self.operation = "starting the build"
+
+    @contextmanager
+    def __call__(self, operation: str, timing: str | None = None) -> Iterator[None]:
+        self.operation = operation
+        if timing is None:
+            yield
+            return
+        with self.ctx.data.timed(timing):
+            yield
+
+
+def build(ctx: BuildContext, face: Face) -> int:
+    """Run the whole build; print and record any failure. Returns the exit status."""
+    step = Steps(ctx)
+    started = time.monotonic()
+    try:
+        plan = analyse(ctx, face, step)
+        install(ctx, face, plan, step)
+        finish(ctx, face, plan, step)
+    except BuildError as error:
+        ctx.console.error(error)
+        ctx.data.record_failure(error)
+        return 1
+    except Exception:
+        ctx.console.internal_error(step.operation, traceback.format_exc())
+        ctx.data.record_failure(BuildError("unexpected error", failure_reason="internal-error::unhandled"))
+        return 1
+    ctx.data.set("total_duration", round(time.monotonic() - started, 3))
+    ctx.data.set("engine_max_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return 0
+
+
+def analyse(ctx: BuildContext, face: Face, step: Steps) -> Plan:
+    """Everything that can fail fast: checks, hooks that may fix the app, manager, Python version."""
+    with step("checking the stack"):
+        stack = checks.resolve_stack(ctx.environ)
+        face.check_before_hooks(ctx)
+        ctx.build_env = build_environment(ctx.environ, ctx.layout, env_dir=ctx.env_dir)
+    with step("running bin/pre_compile"):
+        run_hook(ctx, "pre_compile")
+    with step("analysing the app"):
+        face.check_app(ctx)
+        manager_name, manager_file = app.select_manager(ctx.build_dir)
+        ctx.data.set("package_manager", manager_name)
+        checks.check_no_venv(ctx.build_dir)
+    with step("resolving the Python version"):
+        runtimes = load_runtimes(ctx)
+        python = resolve_python(ctx, runtimes, manager_name)
+        installer = setting("PYBUILDPACK_INSTALLER", ctx.config, ctx.environ)
+        manager = manager_for(
+            manager_name, manager_file, python, install_test=ctx.install_test, installer=installer
+        )
+        ctx.build_env.update(manager.build_env_additions())
+        runtime = runtime_entry(runtimes, python)
+        inputs = cache.digest_inputs(ctx.build_dir, manager.input_files(ctx.build_dir))
+        key = cache.EnvKey(stack, python.full, runtime.sha256, manager.name, manager.tool_version, inputs)
+    return Plan(stack, python, runtime, manager, key)
+
+
+def resolve_python(ctx: BuildContext, runtimes: Runtimes, manager: str) -> ResolvedPython:
+    requested = python_version.read_requested(
+        ctx.build_dir,
+        manager=manager,
+        cached_version_file=ctx.layout.sticky_version,
+        available=runtimes.versions,
+    )
+    ctx.console.step(python_version.step_text(requested))
+    allow_eol = is_enabled("PYBUILDPACK_ALLOW_EOL_PYTHON", ctx.config, ctx.environ)
+    python = python_version.resolve(
+        requested, runtimes.versions, allow_eol=allow_eol, mirror=runtimes.location
+    )
+    ctx.data.update(python_version.report_fields(python, runtimes.versions, ctx.build_dir))
+    for headline, body in python_version.warnings(python, runtimes.versions, manager=manager):
+        ctx.console.warning(headline, body)
+    return python
+
+
+def install(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
+    """Restore what the cache can give, then install Python, the manager and the dependencies."""
+    with step("restoring the cache", "cache_restore_duration"):
+        envs = face.env_store(ctx)
+        status = cache.restore(ctx, envs, plan.key, in_place_ok=plan.manager.syncs_exactly)
+    ctx.data.set("cache_status", status)
+    plan.cache_status = status
+    ctx.env_restored = status in ("reused", "partial")
+    if ctx.layout.profile_d is not None:
+        ctx.layout.profile_d.mkdir(exist_ok=True)
+
+    with step("installing Python", "python_install_duration"):
+        if ctx.env_restored:
+            ctx.console.step(f"Using cached install of Python {plan.python.full}")
+        else:
+            install_python(ctx, plan.runtime, plan.python)
+    with step(f"installing {plan.manager.name}", "package_manager_install_duration"):
+        plan.manager.install_tool(ctx, plan.python)
+    with step("installing dependencies", "dependencies_install_duration"):
+        if status == "reused":
+            ctx.console.step("Skipping the dependency install: nothing it depends on has changed")
+        else:
+            plan.manager.install_dependencies(ctx, plan.python)
+        if registry.spec(plan.manager.name).pip_at_runtime:
+            ensure_runtime_pip(ctx, plan.python)
+    with step("downloading NLTK data"):
+        plan.nltk = nltk.run_nltk(ctx)
+    with step("running Django's collectstatic"):
+        collectstatic.run_collectstatic(ctx)
+
+
+def finish(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
+    """The runtime environment, the post_compile hook, and the cache for the next build."""
+    with step("writing the runtime environment"):
+        relocate.relocatable_shebangs(ctx.python_home / "bin")
+        relocate.relocatable_site_packages(ctx.python_home, ctx.build_dir)
+        face.write_runtime_env(ctx, plan)
+    with step("running bin/post_compile"):
+        run_hook(ctx, "post_compile")
+        ctx.data.ensure_present()
+    with step("saving the cache", "cache_save_duration"):
+        cache.save(
+            ctx, face.env_store(ctx), plan.key, status=plan.cache_status, stack=plan.stack, python=plan.python
+        )
+    if registry.spec(plan.manager.name).suggest_uv:
+        ctx.console.note(
+            "uv could install this app's dependencies faster.",
+            "pybuildpack supports uv: lock the app with `uv lock` and commit uv.lock in place of the "
+            "current manager's files.\nFor a requirements.txt app, the config var "
+            "PYBUILDPACK_INSTALLER=uv switches just the installer.",
+        )
+
+
+def run_hook(ctx: BuildContext, name: str) -> None:
+    started = time.monotonic()
+    ran = hooks.run_hook(name, ctx.build_dir, hook_environment(ctx.build_env, ctx.config), ctx.console)
+    ctx.data.set(f"{name}_hook", ran)
+    if ran:
+        ctx.data.set(f"{name}_hook_duration", round(time.monotonic() - started, 3))
