@@ -113,10 +113,10 @@ def resolve_location(location: str, relative_to: Path) -> tuple[str, str]:
     text = location.strip()
     kind = _net.scheme(text)
     if kind in URL_SCHEMES:
-        return text, text
+        return _net.shown_url(text), text
     if kind and len(kind) > 1:
         raise BuildError(
-            f"The runtime manifest location {quoted(location)} is not supported.",
+            f"The runtime manifest location {quoted(_net.shown_url(location))} is not supported.",
             f"Only a path, a file:// URL or an http(s):// URL can be used; this one starts with {kind}://.",
             "Set PYBUILDPACK_RUNTIME_MANIFEST to a path or a file://, http:// or https:// URL.",
             FAILURE,
@@ -130,7 +130,7 @@ def resolve_location(location: str, relative_to: Path) -> tuple[str, str]:
 
 def _read(location: str, base_url: str, environ: Mapping[str, str] | None) -> bytes:
     try:
-        return _net.read_all(base_url, _net.timeouts(environ))
+        return _net.read_all(base_url, _net.settings(environ))
     except _net.DownloadError as exc:
         raise BuildError(
             f"Could not read the runtime manifest {location}.",
@@ -236,7 +236,7 @@ def _absolute_url(url: str, base_url: str, location: str, where: str) -> str:
     kind = _net.scheme(url)
     if kind and kind not in URL_SCHEMES:
         raise _invalid(
-            location, f"{where}: field 'url' uses the unsupported scheme {kind}:// ({quoted(url)})."
+            location, f"{where}: field 'url' uses the unsupported scheme {kind}:// ({_net.shown_url(url)})."
         )
     return url if kind else urllib.parse.urljoin(base_url, url)
 
