@@ -20,6 +20,7 @@ import base64
 import http.client
 import netrc
 import os
+import re
 import socket
 import stat
 import time
@@ -39,6 +40,7 @@ ATTEMPTS = 3
 PAUSE = 0.5
 USER_AGENT = "pybuildpack"
 SHOWN_URL = 200
+_USERINFO = re.compile(r"(//)[^/?#]*@")
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,10 @@ def _netrc_path(env: Mapping[str, str]) -> Path | None:
 
 def shown_url(url: str) -> str:
     """A URL for a message: credentials masked, invisible characters escaped, cut to a readable length."""
-    text = visible(mask_url(url))
+    masked = mask_url(url)
+    if masked == "<unparsable URL>":  # still show which value it is, minus anything before an '@'
+        masked = _USERINFO.sub(r"\1****@", url)
+    text = visible(masked)
     return (
         text if len(text) <= SHOWN_URL else f"{text[:SHOWN_URL]}... ({len(text) - SHOWN_URL} more characters)"
     )
@@ -182,6 +187,10 @@ def _strerror(exc: BaseException) -> str:
 
 
 def _http_chunks(url: str, config: Settings, deadline: Deadline) -> Iterator[bytes]:
+    try:
+        _ = urllib.parse.urlsplit(url).port
+    except ValueError as exc:
+        raise PermanentError(f"it is not a valid URL ({exc})") from exc
     request, source = _request(url, config)
     pace = _Pace(config, deadline)
     timeout = max(0.05, min(config.connect, deadline.at - time.monotonic()))
@@ -193,6 +202,8 @@ def _http_chunks(url: str, config: Settings, deadline: Deadline) -> Iterator[byt
             pace.finish()
     except DownloadError:
         raise
+    except (http.client.InvalidURL, ValueError, OverflowError) as exc:
+        raise PermanentError(f"it is not a valid URL ({visible(str(exc))[:200]})") from exc
     except urllib.error.HTTPError as exc:
         raise _http_error(exc, source) from exc
     except urllib.error.URLError as exc:
