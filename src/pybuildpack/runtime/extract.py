@@ -97,8 +97,19 @@ def _extract(archive: Path, entry: RuntimeEntry, dest: Path) -> None:
         raise _archive_error(entry, archive, f"It contains an unsafe entry: {exc}.", _UNSAFE_FIX) from exc
     except _READ_ERRORS as exc:
         raise _archive_error(
-            entry, archive, f"It could not be extracted: {exc}.", "Check the archive in the runtime mirror."
+            entry,
+            archive,
+            f"It could not be extracted: {_cause(exc)}.",
+            "Check the archive in the runtime mirror.",
         ) from exc
+
+
+def _cause(exc: BaseException) -> str:
+    """The reason without the (possibly huge) path an OSError carries, which is shown escaped and cut."""
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if isinstance(exc.filename, str) else None
+        return f"{exc.strerror} ({shown(name)})" if name else exc.strerror
+    return visible(str(exc))[:300]
 
 
 def extract_all(tar: tarfile.TarFile, dest: Path) -> None:
