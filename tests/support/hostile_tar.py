@@ -133,6 +133,7 @@ def corpus(sentinel: Path) -> list[Case]:
             culprit="a",
             stricter="the data filter checks a link only when it is created; 'a' ends at the root's parent",
         ),
+        _case("symlink-nul-target", Member("symlink", "bin/nul", "python3.12\0x")),
         _case("fifo", Member("fifo", "bin/fifo")),
         _case("char-device", Member("chr", "dev/null")),
         _case("block-device", Member("blk", "dev/sda")),
@@ -177,8 +178,8 @@ _TYPES = {
 
 
 def write_tar(path: Path, members: tuple[Member, ...] | list[Member]) -> Path:
-    """Write the members as a gzip tar (GNU format, so any name length is kept)."""
-    with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as tar:
+    """Write the members as a gzip tar (pax format: any name length, NULs kept in pax records)."""
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as tar:
         for member in members:
             info = tarfile.TarInfo(member.name)
             info.mode = member.mode
@@ -190,6 +191,8 @@ def write_tar(path: Path, members: tuple[Member, ...] | list[Member]) -> Path:
             else:
                 info.type = _TYPES[member.kind]
                 info.linkname = member.value
+                if "\0" in member.value:
+                    info.pax_headers = {"linkpath": member.value}
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     return path
 

@@ -179,7 +179,9 @@ class _Tree:
         return tuple(stack)
 
     def check_link(self, key: Key, target: str, name: str) -> None:
-        if not target or target.startswith("/"):
+        if not target or "\0" in target:
+            raise UnsafeMember(name, f"is a link with an empty or NUL-holding target {shown(target)}")
+        if target.startswith("/"):
             raise UnsafeMember(name, f"is a link to the absolute path {shown(target)}")
         if self.resolve(key[:-1], target, name) is None:
             raise UnsafeMember(name, f"is a link pointing outside the archive ({shown(target)})")
@@ -216,7 +218,10 @@ def _extract_member(member: tarfile.TarInfo, tree: _Tree, writer: _Writer) -> No
         if member.isdir() and existing.kind == "dir":
             existing.mode, existing.mtime = dir_mode(member.mode), member.mtime
             return
-        raise UnsafeMember(name, "repeats an earlier member (a member never replaces another)")
+        kinds = {"dir": "a directory", "file": "a file", "link": "a symbolic link"}
+        raise UnsafeMember(
+            name, f"repeats an earlier member, {kinds[existing.kind]} (a member never replaces another)"
+        )
     missing = tree.check_parent(key, name)
     _check_kind(member, key, tree)
     writer.create(member, key, missing)
