@@ -70,16 +70,32 @@ def install_runtime(archive: Path, entry: RuntimeEntry, target: Path) -> None:
             FAILURE,
             "target exists",
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-extract-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-extract-", dir=target.parent))
+    except OSError as exc:
+        raise _target_error(entry, target, exc) from exc
     try:
         _extract(archive, entry, staging)
         tree = _layout_root(staging, entry, archive)
         _check_interpreter(tree, entry, archive)
-        tree.chmod(0o755)
-        tree.rename(target)
+        try:
+            tree.chmod(0o755)
+            tree.rename(target)
+        except OSError as exc:
+            raise _target_error(entry, target, exc) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _target_error(entry: RuntimeEntry, target: Path, exc: OSError) -> BuildError:
+    return BuildError(
+        f"Cannot install Python {entry.version} into {visible(str(target))}.",
+        f"Cause: {_cause(exc)}.",
+        "Make sure the build directory is writable and has free space, then build again.",
+        FAILURE,
+        "target unwritable",
+    )
 
 
 def _extract(archive: Path, entry: RuntimeEntry, dest: Path) -> None:

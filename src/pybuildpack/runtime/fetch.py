@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pybuildpack.errors import BuildError
+from pybuildpack.errors import BuildError, visible
 from pybuildpack.output import Console
 from pybuildpack.runtime import _net
 from pybuildpack.runtime.manifest import FAILURE, RuntimeEntry
@@ -65,9 +65,9 @@ def obtain_archive(
     if _cached_copy_is_good(target, entry):
         console.info(f"Reusing the verified archive for Python {entry.version} from the cache")
         return target, True
-    target.parent.mkdir(parents=True, exist_ok=True)
     config = _net.settings(environ)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         _net.with_retries(lambda deadline: _download_once(entry, target, config, deadline), config)
     except _Mismatch as exc:
         raise _mismatch_error(entry, exc) from exc
@@ -82,7 +82,21 @@ def obtain_archive(
             FAILURE,
             "download failed",
         ) from exc
+    except OSError as exc:  # the cache side: not a directory, read-only, full
+        raise BuildError(
+            f"Cannot store the Python {entry.version} archive in the cache.",
+            f"Directory: {visible(str(target.parent))}\nCause: {_os_cause(exc)}",
+            "Make CACHE_DIR a writable directory with free space"
+            f"{f' (the archive takes {entry.size} bytes)' if entry.size else ''}, then build again.",
+            FAILURE,
+            "cache unwritable",
+        ) from exc
     return target, False
+
+
+def _os_cause(exc: OSError) -> str:
+    name = f" ({visible(str(exc.filename))[:200]})" if exc.filename else ""
+    return f"{exc.strerror or visible(str(exc))[:200]}{name}"
 
 
 def _cached_copy_is_good(target: Path, entry: RuntimeEntry) -> bool:
