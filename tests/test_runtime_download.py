@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,6 +149,20 @@ def test_credentials_from_netrc(tmp_path: Path, mirror: HostileMirror) -> None:
     text = failure(mirror.url("auth"), tmp_path / "b", HOME=str(home))
     assert f"the credentials from {home / '.netrc'} were refused" in text
     assert "nope" not in text
+
+
+def test_netrc_that_is_a_fifo_is_ignored(tmp_path: Path, mirror: HostileMirror) -> None:
+    fifo = tmp_path / "netrc"
+    os.mkfifo(fifo)
+    texts: list[str] = []
+    thread = threading.Thread(
+        target=lambda: texts.append(failure(mirror.url("auth"), tmp_path, NETRC=str(fifo))), daemon=True
+    )
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "reading the netrc FIFO blocked"
+    (text,) = texts
+    assert f"none were found for 127.0.0.1 in the URL or in {fifo}" in text
 
 
 def test_manifest_with_credentials_serves_archives_with_them(tmp_path: Path) -> None:

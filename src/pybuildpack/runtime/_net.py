@@ -243,8 +243,10 @@ def _netrc_credentials(host: str, path: Path | None) -> tuple[str, str] | None:
     if path is None or not host:
         return None
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block or never end
+            return None
         found = netrc.netrc(str(path)).authenticators(host)
-    except (OSError, netrc.NetrcParseError, UnicodeDecodeError):
+    except (OSError, ValueError, netrc.NetrcParseError, UnicodeDecodeError):
         return None
     if not found:
         return None
