@@ -129,8 +129,8 @@ def test_same_archives_refused_as_the_data_filter(tmp_path: Path, case_id: str) 
     our_refusal, their_refusal = ours(archive, our_dest), theirs(archive, their_dest)
     assert bool(our_refusal) == (case.verdict == "refuse"), our_refusal
     if case.stricter:
-        # Documented difference: we refuse, the data filter keeps the archive inside the tree.
-        assert their_refusal == "", f"the data filter now refuses too ({their_refusal}): drop 'stricter'"
+        # A documented difference (case.stricter says why): we refuse what the data filter of this
+        # Python may accept while keeping it inside the tree. Newer patch releases may refuse it too.
         return
     assert bool(our_refusal) == bool(their_refusal), (our_refusal, their_refusal)
     if not our_refusal:
