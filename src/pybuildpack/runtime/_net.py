@@ -169,17 +169,17 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO must not block us
     except FileNotFoundError as exc:
-        raise PermanentError(f"no such file: {path}") from exc
+        raise PermanentError(f"no such file: {visible(str(path))}") from exc
     except (OSError, ValueError) as exc:
         raise PermanentError(f"cannot read {visible(str(path))}: {_strerror(exc)}") from exc
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise PermanentError(f"{path} is not a regular file")
+            raise PermanentError(f"{visible(str(path))} is not a regular file")
         try:
             while chunk := handle.read(CHUNK):
                 yield chunk
         except OSError as exc:
-            raise DownloadError(f"cannot read {path}: {_strerror(exc)}") from exc
+            raise DownloadError(f"cannot read {visible(str(path))}: {_strerror(exc)}") from exc
 
 
 def _strerror(exc: BaseException) -> str:
