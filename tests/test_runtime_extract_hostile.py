@@ -7,6 +7,8 @@ where the interpreter has one (3.11.4+ / 3.12+).
 
 from __future__ import annotations
 
+import posixpath
+import random
 import subprocess
 import tarfile
 from pathlib import Path
@@ -22,6 +24,7 @@ from support.hostile_tar import (
     Member,
     corpus,
     make_sentinel,
+    random_members,
     snapshot,
     write_tar,
 )
@@ -135,6 +138,40 @@ def test_same_archives_refused_as_the_data_filter(tmp_path: Path, case_id: str) 
     assert bool(our_refusal) == bool(their_refusal), (our_refusal, their_refusal)
     if not our_refusal:
         assert snapshot(our_dest, dir_modes=False) == snapshot(their_dest, dir_modes=False)
+
+
+FUZZ_SEED = 20261129
+FUZZ_CASES = 150
+
+
+def _links_normalized(tree: dict[str, tuple[str, str, int, int]]) -> dict[str, tuple[str, str, int, int]]:
+    """Some patch releases write a link's target normalized ('a/./b' as 'a/b'): compare it so."""
+    return {
+        path: (kind, posixpath.normpath(value) if kind == "link" else value, mode, mtime)
+        for path, (kind, value, mode, mtime) in tree.items()
+    }
+
+
+@pytest.mark.skipif(not HAS_DATA_FILTER, reason="this Python's tarfile has no data filter (< 3.11.4)")
+def test_random_archives_never_accepted_beyond_the_data_filter(tmp_path: Path) -> None:
+    """Fuzz: what we accept, the data filter accepts, with the same tree; nothing is written outside."""
+    rng = random.Random(FUZZ_SEED)
+    sentinel = make_sentinel(tmp_path)
+    before = snapshot(sentinel)
+    verdicts = {"both refuse": 0, "both accept": 0, "only we refuse": 0}
+    for index in range(FUZZ_CASES):
+        members = random_members(rng)
+        archive = write_tar(tmp_path / "fuzz.tar.gz", members)
+        our_dest, their_dest = stage(tmp_path, f"ours{index}"), stage(tmp_path, f"theirs{index}")
+        our_refusal, their_refusal = ours(archive, our_dest), theirs(archive, their_dest)
+        assert snapshot(sentinel) == before, members
+        assert our_refusal or not their_refusal, (members, their_refusal)
+        if not our_refusal:
+            ours_tree = _links_normalized(snapshot(our_dest, dir_modes=False))
+            assert ours_tree == _links_normalized(snapshot(their_dest, dir_modes=False)), members
+        key = "both accept" if not our_refusal else "both refuse" if their_refusal else "only we refuse"
+        verdicts[key] += 1
+    assert all(verdicts.values()), verdicts  # the generator reaches every outcome
 
 
 def test_member_refused_after_extraction_started_leaves_nothing(tmp_path: Path) -> None:

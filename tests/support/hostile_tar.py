@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +134,13 @@ def corpus(sentinel: Path) -> list[Case]:
             culprit="a",
             stricter="the data filter checks a link only when it is created; 'a' ends at the root's parent",
         ),
+        _case("file-named-like-a-dir", Member("file", "lib/."), culprit="lib/."),
+        _case(
+            "symlink-named-like-a-dir",
+            Member("symlink", "lib/x/", "."),
+            culprit="lib/x/",
+            stricter="the data filter creates the link lib/x",
+        ),
         _case("symlink-nul-target", Member("symlink", "bin/nul", "python3.12\0x")),
         _case("fifo", Member("fifo", "bin/fifo")),
         _case("char-device", Member("chr", "dev/null")),
@@ -223,3 +231,35 @@ def snapshot(root: Path, *, dir_modes: bool = True) -> dict[str, tuple[str, str,
         else:
             found[relative] = ("other", "", info.st_mode, 0)
     return found
+
+
+_PARTS = ("a", "b", "c", "x", "..", ".")
+_TARGETS = (
+    "a",
+    "b",
+    "a/b",
+    "..",
+    "../..",
+    ".",
+    "x/..",
+    "x/../..",
+    "a/../..",
+    f"{UP}sentinel",
+    "c/../a",
+    "/abs",
+)
+_KINDS = ("file", "dir", "symlink", "hardlink", "fifo")
+
+
+def random_members(rng: random.Random) -> list[Member]:
+    """2 to 7 members with short colliding names, links among them, '..' and escapes: a fuzz case."""
+
+    def name() -> str:
+        return "/".join(rng.choice(_PARTS[:4] if i == 0 else _PARTS) for i in range(rng.randint(1, 3)))
+
+    members = []
+    for _ in range(rng.randint(2, 7)):
+        kind = rng.choices(_KINDS, (40, 25, 25, 8, 2))[0]
+        value = rng.choice(_TARGETS) if kind == "symlink" else name() if kind == "hardlink" else "x"
+        members.append(Member(kind, name(), value, rng.choice((0o644, 0o755, 0o4755, 0o777, 0o600))))
+    return members

@@ -225,10 +225,10 @@ def _extract_member(member: tarfile.TarInfo, tree: _Tree, writer: _Writer) -> No
     key = _member_key(name)
     if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
         raise UnsafeMember(name, "is a device, FIFO or other special file")
+    if not member.isdir() and name.rsplit("/", 1)[-1] in {"", "."}:
+        raise UnsafeMember(name, "is not a directory, but its name ends like one ('/' or '/.')")
     if not key:
-        if member.isdir():
-            return
-        raise UnsafeMember(name, "names the destination directory itself")
+        return  # the destination directory itself
     existing = tree.nodes.get(key)
     if existing is not None:
         if member.isdir() and existing.kind == "dir":
