@@ -93,7 +93,7 @@ def test_python2_runtime_needs_python2(tmp_path: Path) -> None:
         ([("file", "/etc/evil", "x")], "absolute path"),
         ([("symlink", "bin/esc", "../../outside")], "pointing outside"),
         ([("symlink", "esc", "/etc/passwd")], "absolute path"),
-        ([("hardlink", "esc", "../outside")], "pointing outside"),
+        ([("hardlink", "esc", "../outside")], "not a regular file extracted before"),
         ([("fifo", "bin/fifo", "")], "special file"),
     ],
 )
@@ -125,7 +125,7 @@ def test_wrong_layout_and_missing_interpreter(tmp_path: Path) -> None:
     archive = build_tar(tmp_path / "a.tar.gz", PREFIX_TREE)
     with pytest.raises(BuildError) as caught:
         install_runtime(archive, make_entry("python-dir"), tmp_path / "d1" / "python")
-    assert "top level holds: bin, lib" in caught.value.explanation
+    assert "top level holds: 'bin', 'lib'" in caught.value.explanation
     assert leftovers(tmp_path / "d1") == []
     archive = build_tar(tmp_path / "b.tar.gz", [("file", "lib/x", "y")])
     with pytest.raises(BuildError) as caught:
@@ -151,3 +151,13 @@ def test_existing_target_zst_and_corrupt(tmp_path: Path) -> None:
         install_runtime(corrupt, make_entry("prefix"), tmp_path / "c" / "python")
     assert "could not be extracted" in caught.value.explanation
     assert leftovers(tmp_path / "c") == []
+
+
+def test_target_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    archive = build_tar(tmp_path / "a.tar.gz", PREFIX_TREE)
+    (tmp_path / "app").write_text("a file where the build dir's .heroku should be")
+    with pytest.raises(BuildError) as caught:
+        install_runtime(archive, make_entry("prefix"), tmp_path / "app" / ".heroku" / "python")
+    assert caught.value.headline.startswith("Cannot install Python 3.12.1 into ")
+    assert "Not a directory" in caught.value.explanation or "File exists" in caught.value.explanation
+    assert caught.value.failure_reason == "install-python"

@@ -161,3 +161,16 @@ def test_download_failures_name_url_and_cause(
         obtain_archive(refused, tmp_path / "cache", console()[0], environ={"CURL_CONNECT_TIMEOUT": "1"})
     assert "cannot connect" in caught.value.explanation
     assert list((tmp_path / "cache" / "runtimes").iterdir()) == []
+
+
+@pytest.mark.parametrize("blocked", ["cache", "cache/runtimes"])
+def test_cache_that_is_a_file_is_a_clear_error(tmp_path: Path, mirror: Path, blocked: str) -> None:
+    (tmp_path / blocked).parent.mkdir(exist_ok=True)
+    (tmp_path / blocked).write_text("not a directory")
+    entry = make_entry((mirror / "cpython-3.12.1.tar.gz").as_uri())
+    with pytest.raises(BuildError) as caught:
+        obtain_archive(entry, tmp_path / "cache", console()[0])
+    assert caught.value.headline == "Cannot store the Python 3.12.1 archive in the cache."
+    assert "Cause: Not a directory" in caught.value.explanation or "File exists" in caught.value.explanation
+    assert f"{len(PAYLOAD)} bytes" in caught.value.fix
+    assert (tmp_path / blocked).read_text() == "not a directory"

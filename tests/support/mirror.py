@@ -31,8 +31,9 @@ PACK_TIMEOUT = 600
 PACK_JOBS = 2
 # Majors packed by default (None = every major found). PYBUILDPACK_TEST_RUNTIMES="3.12,3.13" narrows it.
 DEFAULT_MAJORS: tuple[str, ...] | None = None
-# Files whose content decides whether a cached mirror is still valid.
-PACKING_CODE = ("runtime/*.py", "cli/runtime_cmd.py")
+# Files whose content decides whether a cached mirror is still valid: what `runtime pack` runs
+# (not the download and extraction code, which never touches a packed archive).
+PACKING_CODE = ("runtime/pack.py", "runtime/manifest.py", "runtime/platform.py", "cli/runtime_cmd.py")
 _VERSION_DIR = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 

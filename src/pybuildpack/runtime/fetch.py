@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from pybuildpack.errors import BuildError
+from pybuildpack.errors import BuildError, visible
 from pybuildpack.output import Console
 from pybuildpack.runtime import _net
 from pybuildpack.runtime.manifest import FAILURE, RuntimeEntry
@@ -65,22 +65,38 @@ def obtain_archive(
     if _cached_copy_is_good(target, entry):
         console.info(f"Reusing the verified archive for Python {entry.version} from the cache")
         return target, True
-    target.parent.mkdir(parents=True, exist_ok=True)
-    limits = _net.timeouts(environ)
+    config = _net.settings(environ)
     try:
-        _net.with_retries(lambda: _download_once(entry, target, limits))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _net.with_retries(lambda deadline: _download_once(entry, target, config, deadline), config)
     except _Mismatch as exc:
         raise _mismatch_error(entry, exc) from exc
     except _net.DownloadError as exc:
         raise BuildError(
             f"Could not download Python {entry.version}.",
-            f"URL: {entry.url}\nCause: {exc}",
-            "Check that the runtime mirror is reachable (timeouts: CURL_CONNECT_TIMEOUT,\n"
-            "CURL_TIMEOUT), then build again.",
+            f"URL: {_net.shown_url(entry.url)}\nCause: {exc}",
+            "Check that the runtime mirror is reachable and answers quickly enough, then build again.\n"
+            "Limits: CURL_CONNECT_TIMEOUT, CURL_TIMEOUT, PYBUILDPACK_DOWNLOAD_TIMEOUT,\n"
+            "PYBUILDPACK_DOWNLOAD_MIN_RATE and PYBUILDPACK_DOWNLOAD_RATE_WINDOW (process environment);\n"
+            "credentials: user:password@ in the URL, or the host's entry in ~/.netrc (or $NETRC).",
             FAILURE,
             "download failed",
         ) from exc
+    except OSError as exc:  # the cache side: not a directory, read-only, full
+        raise BuildError(
+            f"Cannot store the Python {entry.version} archive in the cache.",
+            f"Directory: {visible(str(target.parent))}\nCause: {_os_cause(exc)}",
+            "Make CACHE_DIR a writable directory with free space"
+            f"{f' (the archive takes {entry.size} bytes)' if entry.size else ''}, then build again.",
+            FAILURE,
+            "cache unwritable",
+        ) from exc
     return target, False
+
+
+def _os_cause(exc: OSError) -> str:
+    name = f" ({visible(str(exc.filename))[:200]})" if exc.filename else ""
+    return f"{exc.strerror or visible(str(exc))[:200]}{name}"
 
 
 def _cached_copy_is_good(target: Path, entry: RuntimeEntry) -> bool:
@@ -104,7 +120,8 @@ def _mismatch_error(entry: RuntimeEntry, exc: _Mismatch) -> BuildError:
         sizes = f"\nExpected size:   {exc.expected_size} bytes\nActual size:     {exc.size} bytes"
     return BuildError(
         f"The Python {entry.version} archive does not match the runtime manifest (sha256 mismatch).",
-        f"URL: {entry.url}\nExpected sha256: {exc.expected_sha256}\nActual sha256:   {exc.actual_sha256}"
+        f"URL: {_net.shown_url(entry.url)}\nExpected sha256: {exc.expected_sha256}\n"
+        f"Actual sha256:   {exc.actual_sha256}"
         f"{sizes}\nThe downloaded file was deleted without being extracted.",
         "If the archive was rebuilt on purpose, update its sha256 and size in the manifest\n"
         "(`pybuildpack runtime pack` does it); otherwise the mirror serves a damaged or different file.",
@@ -113,7 +130,16 @@ def _mismatch_error(entry: RuntimeEntry, exc: _Mismatch) -> BuildError:
     )
 
 
-def _download_once(entry: RuntimeEntry, target: Path, limits: _net.Timeouts) -> None:
+def _check_complete(entry: RuntimeEntry, size: int) -> None:
+    """A body that ended early over HTTP is a cut transfer (retried), not a damaged archive."""
+    if entry.size is not None and size < entry.size and _net.scheme(entry.url) in {"http", "https"}:
+        raise _net.DownloadError(
+            f"the transfer was cut: the server ended the body at {size} of {entry.size} bytes "
+            "(the size in the manifest)"
+        )
+
+
+def _download_once(entry: RuntimeEntry, target: Path, config: _net.Settings, deadline: _net.Deadline) -> None:
     handle, temp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=target.parent)
     temp = Path(temp_name)
     cap = None if entry.size is None else 2 * entry.size + _net.CHUNK
@@ -121,12 +147,13 @@ def _download_once(entry: RuntimeEntry, target: Path, limits: _net.Timeouts) -> 
         digest = hashlib.sha256()
         size = 0
         with os.fdopen(handle, "wb") as out:
-            for chunk in _net.read_chunks(entry.url, limits):
+            for chunk in _net.read_chunks(entry.url, config, deadline):
                 digest.update(chunk)
                 size += len(chunk)
                 if cap is not None and size > cap:
                     raise _Mismatch(entry.sha256, "(not computed)", entry.size, f"more than {cap}")
                 out.write(chunk)
+        _check_complete(entry, size)
         actual = digest.hexdigest()
         if actual != entry.sha256 or (entry.size is not None and size != entry.size):
             raise _Mismatch(entry.sha256, actual, entry.size, str(size))

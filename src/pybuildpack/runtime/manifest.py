@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pybuildpack.errors import BuildError, quoted
+from pybuildpack.errors import BuildError, quoted, visible
 from pybuildpack.runtime import _net
 from pybuildpack.runtime.platform import HostPlatform
 
@@ -111,29 +111,57 @@ def load_manifest(location: str, *, relative_to: Path, environ: Mapping[str, str
 def resolve_location(location: str, relative_to: Path) -> tuple[str, str]:
     """(location for messages, base URL for relative archive URLs)."""
     text = location.strip()
-    kind = _net.scheme(text)
+    kind = _location_scheme(text, location)
     if kind in URL_SCHEMES:
-        return text, text
+        return _net.shown_url(text), text
     if kind and len(kind) > 1:
-        raise BuildError(
-            f"The runtime manifest location {quoted(location)} is not supported.",
+        raise _location_error(
+            location,
             f"Only a path, a file:// URL or an http(s):// URL can be used; this one starts with {kind}://.",
-            "Set PYBUILDPACK_RUNTIME_MANIFEST to a path or a file://, http:// or https:// URL.",
-            FAILURE,
+            "is not supported",
         )
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError as exc:  # ~name of a user this machine does not know
+        user = text.split("/", 1)[0]
+        raise _location_error(
+            location, f"{quoted(user[:64])} names no user with a home directory on this machine ({exc})."
+        ) from exc
     if not path.is_absolute():
         path = relative_to / path
     path = Path(os.path.normpath(path))
     return str(path), path.as_uri()
 
 
+def _location_scheme(text: str, location: str) -> str:
+    control = next((char for char in text if ord(char) < 32 or ord(char) == 127), None)
+    if control is not None:
+        raise _location_error(
+            location,
+            f"It contains a control character ({visible(control)}) at position {text.index(control)}.",
+        )
+    try:
+        return _net.scheme(text)
+    except ValueError as exc:
+        raise _location_error(location, f"It is not a valid URL: {exc}.") from exc
+
+
+def _location_error(location: str, explanation: str, what: str = "cannot be used") -> BuildError:
+    return BuildError(
+        f"The runtime manifest location {quoted(_net.shown_url(location))} {what}.",
+        explanation,
+        "Set PYBUILDPACK_RUNTIME_MANIFEST to a path or a file://, http:// or https:// URL.",
+        FAILURE,
+        "invalid manifest location",
+    )
+
+
 def _read(location: str, base_url: str, environ: Mapping[str, str] | None) -> bytes:
     try:
-        return _net.read_all(base_url, _net.timeouts(environ))
+        return _net.read_all(base_url, _net.settings(environ))
     except _net.DownloadError as exc:
         raise BuildError(
-            f"Could not read the runtime manifest {location}.",
+            f"Could not read the runtime manifest {visible(location)}.",
             f"Cause: {exc}.",
             "Check that the file or server is reachable, or point PYBUILDPACK_RUNTIME_MANIFEST\n"
             "at a reachable manifest.",
@@ -233,12 +261,23 @@ def _field_problem(values: Mapping[str, str]) -> str | None:
 
 
 def _absolute_url(url: str, base_url: str, location: str, where: str) -> str:
-    kind = _net.scheme(url)
+    if any(ord(char) < 32 or ord(char) == 127 for char in url):
+        raise _invalid(
+            location, f"{where}: field 'url' contains a control character ({_net.shown_url(url)})."
+        )
+    try:
+        kind = _net.scheme(url)
+        absolute = url if kind else urllib.parse.urljoin(base_url, url)
+        urllib.parse.urlsplit(absolute).port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        raise _invalid(
+            location, f"{where}: field 'url' is not a valid URL ({exc}): {_net.shown_url(url)}"
+        ) from exc
     if kind and kind not in URL_SCHEMES:
         raise _invalid(
-            location, f"{where}: field 'url' uses the unsupported scheme {kind}:// ({quoted(url)})."
+            location, f"{where}: field 'url' uses the unsupported scheme {kind}:// ({_net.shown_url(url)})."
         )
-    return url if kind else urllib.parse.urljoin(base_url, url)
+    return absolute
 
 
 def _invalid(location: str, detail: str) -> BuildError:
