@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pybuildpack import app, build_data, cache, checks, python_version, relocate
+from pybuildpack import app, build_data, cache, checks, deploy_key, python_version, relocate, scrub
 from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
 from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir, setting
@@ -95,6 +95,7 @@ def _analyse(ctx: BuildContext, progress: _Progress) -> _Plan:
     ctx.build_env = build_environment(
         ctx.environ, build_dir=ctx.build_dir, cache_dir=ctx.cache_dir, env_dir=ctx.env_dir
     )
+    deploy_key.check(ctx.config, ctx.build_env)
     progress.operation = "running bin/pre_compile"
     _hook(ctx, "pre_compile")
 
@@ -156,7 +157,12 @@ def _install(ctx: BuildContext, plan: _Plan, progress: _Progress) -> None:
     with ctx.data.timed("package_manager_install_duration"):
         plan.manager.install_tool(ctx, plan.python)
     progress.operation = "installing dependencies"
-    with ctx.data.timed("dependencies_install_duration"):
+    outside = (ctx.build_dir, ctx.cache_dir)
+    with (
+        ctx.data.timed("dependencies_install_duration"),
+        deploy_key.active(ctx.build_env, ctx.config, ctx.console, outside=outside),
+        scrub.afterwards(ctx.python_home / "src"),
+    ):
         if status == "reused":
             ctx.console.step("Skipping the dependency install: nothing it depends on has changed")
         else:
