@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ import pytest
 
 from pybuildpack.env import is_secret_name, mask_secrets
 from pybuildpack.scrub import without_credentials
-from support import REPO
+from support import FIXTURE_APPS, REPO
 from support.buildpack import COMPILE_TIMEOUT, CompileResult, run_script, write_env_dir
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
@@ -38,11 +40,13 @@ from support.private import (
     SshServer,
     bare_repo,
     basic_auth_server,
+    head_commit,
     leaks,
     make_key,
     make_package,
     sshd,
 )
+from test_pipenv import pipfile_hash
 from test_uv import needs, site_python
 
 Compile = Callable[..., CompileResult]
@@ -379,3 +383,198 @@ def test_scrub_removes_url_credentials_keeping_ssh_logins() -> None:
     assert (
         without_credentials(text) == "url = https://h/r.git\nurl = http://h/r\nurl = ssh://git@h:22/r.git\n"
     )
+
+
+@dataclass
+class LockTools:
+    """uv and Poetry (with the mirror plugin) at the buildpack's pins, from the test index, to lock
+    the apps below against this session's servers (their ports and commits change every session)."""
+
+    uv: Path
+    poetry: Path
+    key: Path
+    home: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """An `ssh` first on PATH that uses the key (Poetry's git client ignores GIT_SSH_COMMAND)."""
+        bin_dir = self.home / "bin"
+        if not bin_dir.is_dir():
+            bin_dir.mkdir()
+            options = f"-F /dev/null -i {self.key} -o IdentitiesOnly=yes -o BatchMode=yes"
+            options += " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+            (bin_dir / "ssh").write_text(f'#!/bin/sh\nexec /usr/bin/ssh {options} "$@"\n')
+            (bin_dir / "ssh").chmod(0o755)
+        base = {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home)}
+        return {**base, "UV_PYTHON_DOWNLOADS": "never", "POETRY_VIRTUALENVS_CREATE": "false", **extra}
+
+    def lock(self, cmd: list[str | Path], app_dir: Path, **extra: str) -> None:
+        env = self.env(
+            UV_CACHE_DIR=str(self.home / "uv"), POETRY_CACHE_DIR=str(self.home / "poetry"), **extra
+        )
+        proc = subprocess.run(
+            [str(part) for part in cmd],
+            cwd=app_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert proc.returncode == 0, f"{cmd}: {proc.stdout}\n{proc.stderr}"
+
+
+def _pins(tool: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((REPO / "src" / "pybuildpack" / "data" / f"{tool}.json").read_text())
+    return data
+
+
+@pytest.fixture(scope="module")
+def lock_tools(
+    tmp_path_factory: pytest.TempPathFactory, package_index: PackageIndex, private: Private
+) -> LockTools:
+    root = tmp_path_factory.mktemp("lock-tools")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    poetry = _pins("poetry")
+    wanted = [f"uv=={_pins('uv')['uv']}", f"poetry=={poetry['poetry']}"]
+    wanted.append(f"poetry-plugin-pypi-mirror=={poetry['poetry-plugin-pypi-mirror']}")
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    env = {"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": os.devnull, "HOME": str(root)}
+    proc = subprocess.run(
+        [*pip, "--index-url", package_index.url, "--only-binary=:all:", *wanted],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (root / "home").mkdir()
+    return LockTools(venv / "bin" / "uv", venv / "bin" / "poetry", private.key.private, root / "home")
+
+
+def private_app(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
+    path = tmp_path / "apps" / name
+    path.mkdir(parents=True)
+    for file, text in files.items():
+        (path / file).write_text(text)
+    return path
+
+
+def assert_private_package_works(result: CompileResult) -> None:
+    check = site_python(result, "import privpkg, typing_extensions; print(privpkg.MESSAGE)")
+    assert check.stdout == "hello from privpkg\n", check.stderr
+
+
+def test_uv_git_ssh_and_index_credentials(
+    build: Compile,
+    private: Private,
+    lock_tools: LockTools,
+    *,
+    package_index: PackageIndex,
+    tmp_path: Path,
+    runtime_mirror: RuntimeMirror,
+) -> None:
+    """uv.lock app: a git source over SSH (deploy key) and a named index behind basic auth, with
+    UV_INDEX_PRIVATE_USERNAME / UV_INDEX_PRIVATE_PASSWORD as config vars (the platform's index,
+    PIP_INDEX_URL, stays the default one)."""
+    needs(runtime_mirror, "3.13")
+    index = private.web.url("simple/")
+    pyproject = f"""\
+[project]
+name = "uv-private"
+version = "0.0.0"
+requires-python = ">=3.11"
+dependencies = ["typing-extensions", "privpkg"]
+
+[tool.uv.sources]
+privpkg = {{ git = "{private.ssh.url("privpkg.git")}" }}
+typing-extensions = {{ index = "private" }}
+
+[[tool.uv.index]]
+name = "private"
+url = "{index}"
+explicit = true
+"""
+    source = private_app(tmp_path, "uv-private", {"pyproject.toml": pyproject, ".python-version": "3.13\n"})
+    credentials = {"UV_INDEX_PRIVATE_USERNAME": INDEX_USER, "UV_INDEX_PRIVATE_PASSWORD": INDEX_PASSWORD}
+    public = {"UV_DEFAULT_INDEX": package_index.url, **credentials}
+    lock_tools.lock([lock_tools.uv, "lock", "--python", sys.executable], source, **public)
+    assert index in (source / "uv.lock").read_text()
+    result = build(source, config=private.config(**credentials)).check()
+    assert "Using the deploy key in CUSTOM_SSH_KEY" in result.stdout
+    assert_private_package_works(result)
+
+
+def test_poetry_git_ssh_and_http_basic_credentials(
+    build: Compile, private: Private, lock_tools: LockTools, tmp_path: Path, runtime_mirror: RuntimeMirror
+) -> None:
+    """poetry.lock app: a git dependency over SSH (deploy key; Poetry's git client runs `ssh` from
+    PATH) and a primary source behind basic auth, with POETRY_HTTP_BASIC_PRIVATE_USERNAME/PASSWORD."""
+    needs(runtime_mirror, "3.13")
+    index = private.web.url("simple/")
+    pyproject = f"""\
+[project]
+name = "poetry-private"
+version = "0.0.0"
+requires-python = ">=3.11"
+dependencies = ["typing-extensions", "privpkg @ git+{private.ssh.url("privpkg.git")}"]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "private"
+url = "{index}"
+priority = "primary"
+"""
+    source = private_app(
+        tmp_path, "poetry-private", {"pyproject.toml": pyproject, ".python-version": "3.13\n"}
+    )
+    credentials = {
+        "POETRY_HTTP_BASIC_PRIVATE_USERNAME": INDEX_USER,
+        "POETRY_HTTP_BASIC_PRIVATE_PASSWORD": INDEX_PASSWORD,
+    }
+    lock_tools.lock([lock_tools.poetry, "lock", "--no-interaction"], source, **credentials)
+    assert "resolved_reference" in (source / "poetry.lock").read_text()
+    result = build(source, config=private.config(**credentials)).check()
+    assert "Using the deploy key in CUSTOM_SSH_KEY" in result.stdout
+    assert_private_package_works(result)
+
+
+def test_pipenv_git_ssh_and_index_url_in_pipfile_source(
+    build: Compile, private: Private, tmp_path: Path, runtime_mirror: RuntimeMirror
+) -> None:
+    """Pipfile.lock app: a git package over SSH (deploy key) and the source url "${PIP_INDEX_URL}",
+    which Pipenv expands from the config var holding user:password@."""
+    needs(runtime_mirror, "3.13")
+    url = private.ssh.url("privpkg.git")
+    pipfile = f"""\
+[[source]]
+url = "${{PIP_INDEX_URL}}"
+verify_ssl = false
+name = "index"
+
+[packages]
+typing-extensions = "*"
+privpkg = {{git = "{url}", ref = "main"}}
+
+[requires]
+python_version = "3.13"
+"""
+    source = private_app(tmp_path, "pipenv-private", {"Pipfile": pipfile})
+    basic = json.loads((FIXTURE_APPS / "pipenv_basic" / "Pipfile.lock").read_text())
+    lock = {
+        "_meta": {
+            "hash": {"sha256": pipfile_hash(source / "Pipfile")},
+            "pipfile-spec": 6,
+            "requires": {"python_version": "3.13"},
+            "sources": [{"name": "index", "url": "${PIP_INDEX_URL}", "verify_ssl": False}],
+        },
+        "default": {
+            "privpkg": {"git": url, "ref": head_commit(private.repos / "privpkg.git")},
+            "typing-extensions": basic["default"]["typing-extensions"],
+        },
+        "develop": {},
+    }
+    (source / "Pipfile.lock").write_text(json.dumps(lock, indent=4) + "\n")
+    config = private.config(PIP_INDEX_URL=private.web.url("simple/", credentials=True))
+    result = build(source, config=config, extra_env={"PIP_INDEX_URL": private.web.url("simple/")}).check()
+    assert "Using the deploy key in CUSTOM_SSH_KEY" in result.stdout
+    assert_private_package_works(result)
