@@ -47,6 +47,7 @@ from support.private import (
     sshd,
 )
 from test_pipenv import pipfile_hash
+from test_platform_support import cli, ok, platform_env
 from test_uv import needs, site_python
 
 Compile = Callable[..., CompileResult]
@@ -192,6 +193,8 @@ BAD_INPUTS = {
     "not-a-key": (None, "does not decode to a private key", "not-a-key"),
     "no-hosts": (None, "but CUSTOM_SSH_KEY_HOSTS is not", "no-hosts"),
     "no-ssh": (None, "there is no `ssh` command on this build host", "no-ssh"),
+    "bad-hosts": (None, "contains 'git@example.com', which is not a host name", "invalid-hosts"),
+    "bad-known-hosts": (None, "Line 2 of the config var CUSTOM_SSH_KNOWN_HOSTS", "invalid-known-hosts"),
 }
 
 
@@ -212,6 +215,10 @@ def bad_config(case: str, private: Private, tmp_path: Path) -> dict[str, str]:
     config = private.config()
     if case == "no-hosts":
         del config["CUSTOM_SSH_KEY_HOSTS"]
+    if case == "bad-hosts":
+        config["CUSTOM_SSH_KEY_HOSTS"] = "127.0.0.1, git@example.com"
+    if case == "bad-known-hosts":
+        config["CUSTOM_SSH_KNOWN_HOSTS"] = f"{private.ssh.known_hosts_line()}\nnot-a-known-hosts-line\n"
     return config
 
 
@@ -577,3 +584,34 @@ python_version = "3.13"
     result = build(source, config=config, extra_env={"PIP_INDEX_URL": private.web.url("simple/")}).check()
     assert "Using the deploy key in CUSTOM_SSH_KEY" in result.stdout
     assert_private_package_works(result)
+
+
+def test_local_platform_build_with_deploy_key(
+    private: Private,
+    package_index: PackageIndex,
+    runtime_mirror: RuntimeMirror,
+    tmp_path: Path,
+    temp_dir: Path,
+) -> None:
+    """`pybuildpack config set` then `pybuildpack build`: the key works, and apart from the config
+    store itself (mode 0600) nothing the platform keeps (releases, slug, cache, logs) holds a secret."""
+    needs(runtime_mirror, "3.13")
+    env = {**platform_env(tmp_path / "platform", package_index, runtime_mirror), "TMPDIR": str(temp_dir)}
+    source = app(tmp_path, "platform-ssh", f"privpkg @ git+{private.ssh.url('privpkg.git')}\n", "3.13")
+    pairs = [f"{name}={value}" for name, value in private.config().items()]
+    ok(cli("config", "set", "privapp", *pairs, env=env))
+    built = ok(cli("build", str(source), "--app", "privapp", env=env))
+    log = built.stdout + built.stderr
+    assert "Using the deploy key in CUSTOM_SSH_KEY for git over SSH to 127.0.0.1" in log
+    state = Path(env["PYBUILDPACK_STATE_DIR"])
+    config_store = state / "apps" / "privapp" / "config.json"
+    assert config_store.stat().st_mode & 0o777 == 0o600
+    kept = [path for path in state.rglob("*") if path.is_file() and path != config_store]
+    assert not leaks(private.secrets(), [log], [*kept, temp_dir])
+    app_dir = state / "apps" / "privapp" / "current" / "app"
+    python = app_dir / ".heroku" / "python" / "bin" / "python"
+    check = subprocess.run(
+        [str(python), "-c", "import privpkg; print(privpkg.MESSAGE)"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert check.stdout == "hello from privpkg\n", check.stderr
