@@ -194,6 +194,7 @@ BAD_INPUTS = {
     "no-hosts": (None, "but CUSTOM_SSH_KEY_HOSTS is not", "no-hosts"),
     "no-ssh": (None, "there is no `ssh` command on this build host", "no-ssh"),
     "bad-hosts": (None, "contains 'git@example.com', which is not a host name", "invalid-hosts"),
+    "host-with-port": (None, "contains 'example.com:2222', which is not a host name", "invalid-hosts"),
     "bad-known-hosts": (None, "Line 2 of the config var CUSTOM_SSH_KNOWN_HOSTS", "invalid-known-hosts"),
 }
 
@@ -216,7 +217,9 @@ def bad_config(case: str, private: Private, tmp_path: Path) -> dict[str, str]:
     if case == "no-hosts":
         del config["CUSTOM_SSH_KEY_HOSTS"]
     if case == "bad-hosts":
-        config["CUSTOM_SSH_KEY_HOSTS"] = "127.0.0.1, git@example.com"
+        config["CUSTOM_SSH_KEY_HOSTS"] = "127.0.0.1, ::1, git@example.com"
+    if case == "host-with-port":
+        config["CUSTOM_SSH_KEY_HOSTS"] = "example.com:2222"
     if case == "bad-known-hosts":
         config["CUSTOM_SSH_KNOWN_HOSTS"] = f"{private.ssh.known_hosts_line()}\nnot-a-known-hosts-line\n"
     return config

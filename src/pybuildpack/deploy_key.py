@@ -152,7 +152,8 @@ def _hosts(value: str) -> tuple[str, ...]:
             "no-hosts",
         )
     for host in hosts:
-        if not _HOST.match(host):
+        name, _colon, port = host.rpartition(":")
+        if not _HOST.match(host) or (name.count(":") == 0 and port.isdigit()):
             raise _error(
                 f"The config var {HOSTS_VAR} contains {quoted(host[:60])}, which is not a host name.",
                 f"{HOSTS_VAR} is a comma-separated list of host names or addresses (patterns with * "
@@ -239,6 +240,7 @@ def _config_text(key: DeployKey, home: Path) -> str:
         "    IdentityAgent none",
         "    BatchMode yes",
         f"    StrictHostKeyChecking {'yes' if strict else 'accept-new'}",
+        "    ConnectTimeout 30",
         f'    UserKnownHostsFile "{home / "known_hosts"}"',
     ]
     if strict:
