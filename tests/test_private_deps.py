@@ -27,7 +27,9 @@ from typing import Any
 
 import pytest
 
+from pybuildpack import deploy_key
 from pybuildpack.env import is_secret_name, mask_secrets
+from pybuildpack.errors import BuildError
 from pybuildpack.scrub import without_credentials
 from support import FIXTURE_APPS, REPO
 from support.buildpack import COMPILE_TIMEOUT, CompileResult, run_script, write_env_dir
@@ -618,3 +620,24 @@ def test_local_platform_build_with_deploy_key(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert check.stdout == "hello from privpkg\n", check.stderr
+
+
+@pytest.mark.parametrize("fmt", [None, "PEM", "PKCS8"])
+def test_deploy_key_formats_accepted_and_passphrases_refused(tmp_path: Path, fmt: str | None) -> None:
+    """OpenSSH, PEM and PKCS#8 private keys are accepted with or without a trailing newline, as one
+    base64 line or wrapped (`base64` without -w0) or with CRLF; with a passphrase, each is refused."""
+    kind = "ed25519" if fmt is None else "rsa"
+    key = make_key(tmp_path / "plain" / "key", kind=kind, fmt=fmt)
+    raw = key.private.read_bytes()
+    variants = [raw, raw.rstrip(b"\n"), raw.replace(b"\n", b"\r\n")]
+    for variant in variants:
+        encoded = base64.b64encode(variant).decode()
+        for value in (encoded, base64.encodebytes(variant).decode()):
+            found = deploy_key.read({"CUSTOM_SSH_KEY": value, "CUSTOM_SSH_KEY_HOSTS": "a.example, b.example"})
+            assert found is not None and found.private_key == key.text
+            assert found.hosts == ("a.example", "b.example") and found.known_hosts is None
+    locked = make_key(tmp_path / "locked" / "key", kind=kind, fmt=fmt, passphrase="secret words")
+    with pytest.raises(BuildError) as refused:
+        deploy_key.read({"CUSTOM_SSH_KEY": locked.base64, "CUSTOM_SSH_KEY_HOSTS": "a.example"})
+    assert refused.value.failure_reason == "custom-ssh-key::passphrase"
+    assert deploy_key.read({"CUSTOM_SSH_KEY_HOSTS": "a.example"}) is None
