@@ -84,12 +84,12 @@ def test_suffix() -> None:
 def test_from_file_mirror_then_reused(tmp_path: Path, mirror: Path) -> None:
     entry = make_entry((mirror / "cpython-3.12.1.tar.gz").as_uri())
     cons, out = console()
-    path, reused = obtain_archive(entry, tmp_path / "cache", cons)
+    path, reused = obtain_archive(entry, tmp_path / "cache" / "runtimes", cons)
     assert not reused
     assert path == tmp_path / "cache" / "runtimes" / f"{entry.sha256}.tar.gz"
     assert path.read_bytes() == PAYLOAD
     (mirror / "cpython-3.12.1.tar.gz").unlink()  # the second build must not need the mirror
-    path2, reused2 = obtain_archive(entry, tmp_path / "cache", cons)
+    path2, reused2 = obtain_archive(entry, tmp_path / "cache" / "runtimes", cons)
     assert (path2, reused2) == (path, True)
     assert "Reusing" in out.getvalue()
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
@@ -100,7 +100,7 @@ def test_damaged_cache_is_downloaded_again(tmp_path: Path, mirror: Path) -> None
     cache = tmp_path / "cache"
     (cache / "runtimes").mkdir(parents=True)
     (cache / "runtimes" / f"{entry.sha256}.tar.gz").write_bytes(b"garbage")
-    path, reused = obtain_archive(entry, cache, console()[0])
+    path, reused = obtain_archive(entry, cache / "runtimes", console()[0])
     assert not reused
     assert path.read_bytes() == PAYLOAD
 
@@ -108,10 +108,10 @@ def test_damaged_cache_is_downloaded_again(tmp_path: Path, mirror: Path) -> None
 def test_from_http_server(tmp_path: Path, server: tuple[str, list[str]]) -> None:
     base, requests = server
     entry = make_entry(f"{base}/cpython-3.12.1.tar.gz")
-    path, reused = obtain_archive(entry, tmp_path / "cache", console()[0])
+    path, reused = obtain_archive(entry, tmp_path / "cache" / "runtimes", console()[0])
     assert (path.read_bytes(), reused) == (PAYLOAD, False)
     assert requests == ["/cpython-3.12.1.tar.gz"]
-    assert obtain_archive(entry, tmp_path / "cache", console()[0])[1] is True
+    assert obtain_archive(entry, tmp_path / "cache" / "runtimes", console()[0])[1] is True
     assert len(requests) == 1
 
 
@@ -124,7 +124,7 @@ def test_sha256_mismatch_names_both_digests_and_leaves_nothing(
     wrong = replace(good, sha256="0" * 64)
     cache = tmp_path / "cache"
     with pytest.raises(BuildError) as caught:
-        obtain_archive(wrong, cache, console()[0])
+        obtain_archive(wrong, cache / "runtimes", console()[0])
     error = caught.value
     assert error.failure_reason == "install-python"
     text = "\n".join(error.lines())
@@ -137,7 +137,7 @@ def test_sha256_mismatch_names_both_digests_and_leaves_nothing(
 def test_size_mismatch(tmp_path: Path, mirror: Path) -> None:
     entry = make_entry((mirror / "cpython-3.12.1.tar.gz").as_uri(), size=len(PAYLOAD) + 1)
     with pytest.raises(BuildError) as caught:
-        obtain_archive(entry, tmp_path / "cache", console()[0])
+        obtain_archive(entry, tmp_path / "cache" / "runtimes", console()[0])
     assert f"{len(PAYLOAD) + 1} bytes" in caught.value.explanation
     assert list((tmp_path / "cache" / "runtimes").iterdir()) == []
 
@@ -148,17 +148,18 @@ def test_download_failures_name_url_and_cause(
     base, requests = server
     missing = make_entry(f"{base}/nope.tar.gz")
     with pytest.raises(BuildError) as caught:
-        obtain_archive(missing, tmp_path / "cache", console()[0])
+        obtain_archive(missing, tmp_path / "cache" / "runtimes", console()[0])
     assert missing.url in caught.value.explanation
     assert "HTTP 404" in caught.value.explanation
     assert requests == ["/nope.tar.gz"]  # a 404 is not retried
     gone = make_entry((mirror / "gone.tar.gz").as_uri())
     with pytest.raises(BuildError) as caught:
-        obtain_archive(gone, tmp_path / "cache", console()[0])
+        obtain_archive(gone, tmp_path / "cache" / "runtimes", console()[0])
     assert "no such file" in caught.value.explanation
     refused = make_entry("http://127.0.0.1:9/x.tar.gz")
     with pytest.raises(BuildError) as caught:
-        obtain_archive(refused, tmp_path / "cache", console()[0], environ={"CURL_CONNECT_TIMEOUT": "1"})
+        archives = tmp_path / "cache" / "runtimes"
+        obtain_archive(refused, archives, console()[0], environ={"CURL_CONNECT_TIMEOUT": "1"})
     assert "cannot connect" in caught.value.explanation
     assert list((tmp_path / "cache" / "runtimes").iterdir()) == []
 
@@ -169,7 +170,7 @@ def test_cache_that_is_a_file_is_a_clear_error(tmp_path: Path, mirror: Path, blo
     (tmp_path / blocked).write_text("not a directory")
     entry = make_entry((mirror / "cpython-3.12.1.tar.gz").as_uri())
     with pytest.raises(BuildError) as caught:
-        obtain_archive(entry, tmp_path / "cache", console()[0])
+        obtain_archive(entry, tmp_path / "cache" / "runtimes", console()[0])
     assert caught.value.headline == "Cannot store the Python 3.12.1 archive in the cache."
     assert "Cause: Not a directory" in caught.value.explanation or "File exists" in caught.value.explanation
     assert f"{len(PAYLOAD)} bytes" in caught.value.fix

@@ -83,7 +83,7 @@ def _install(entry: RuntimeEntry, base: Path) -> Path:
     manifest = load_manifest(str(_mirror({3: entry}) / "manifest.json"), relative_to=base)
     chosen = manifest.for_host(host_platform())[entry.version_tuple]
     archive, _ = obtain_archive(
-        chosen, base / "cache", Console(out=io.StringIO(), err=io.StringIO(), environ={})
+        chosen, base / "cache" / "runtimes", Console(out=io.StringIO(), err=io.StringIO(), environ={})
     )
     target = base / "elsewhere" / "app" / ".heroku" / "python"
     install_runtime(archive, chosen, target)

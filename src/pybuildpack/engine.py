@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from pybuildpack import app, cache, checks, python_version, relocate
+from pybuildpack import app, cache, checks, deploy_key, python_version, relocate, scrub
 from pybuildpack.context import BuildContext
 from pybuildpack.env import build_environment, hook_environment, is_enabled, setting
 from pybuildpack.errors import BuildError
@@ -102,6 +102,7 @@ def analyse(ctx: BuildContext, face: Face, step: Steps) -> Plan:
         stack = checks.resolve_stack(ctx.environ)
         face.check_before_hooks(ctx)
         ctx.build_env = build_environment(ctx.environ, ctx.layout, env_dir=ctx.env_dir)
+        deploy_key.check(ctx.config, ctx.build_env)
     with step("running bin/pre_compile"):
         run_hook(ctx, "pre_compile")
     with step("analysing the app"):
@@ -159,7 +160,12 @@ def install(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
             install_python(ctx, plan.runtime, plan.python)
     with step(f"installing {plan.manager.name}", "package_manager_install_duration"):
         plan.manager.install_tool(ctx, plan.python)
-    with step("installing dependencies", "dependencies_install_duration"):
+    outside = (ctx.build_dir, ctx.cache_dir, ctx.python_home)
+    with (
+        step("installing dependencies", "dependencies_install_duration"),
+        deploy_key.active(ctx.build_env, ctx.config, ctx.console, outside=outside),
+        scrub.afterwards(ctx.layout.pip_src),
+    ):
         if status == "reused":
             ctx.console.step("Skipping the dependency install: nothing it depends on has changed")
         else:

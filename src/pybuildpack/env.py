@@ -2,7 +2,7 @@
 
 The build never inherits an accidental interpreter or environment: variables that would redirect
 Python or the installers elsewhere are dropped from the process environment and refused as config
-vars (CONTRACT D8). Config var values are never printed.
+vars (CONTRACT D8). Secret values are never printed (`mask_secrets`).
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ BLOCKED = frozenset(
 
 # Set by the platform or the buildpack itself: a config var may not replace them for installers.
 _BUILD_OWNED = frozenset({"BUILD_DIR", "CACHE_DIR", "ENV_DIR", "STACK", "HOME"})
+# Read by the buildpack itself (deploy_key.py), never needed by an installer: kept out of its reach.
+_BUILDPACK_ONLY = frozenset({"CUSTOM_SSH_KEY"})
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -114,7 +116,7 @@ def installer_environment(build_env: Mapping[str, str], config: Mapping[str, str
     """What package installers and tool bootstraps see (D6/D8): config vars, minus the blocked list."""
     env = dict(build_env)
     for key, value in config.items():
-        if key not in BLOCKED and key not in _BUILD_OWNED:
+        if key not in BLOCKED and key not in _BUILD_OWNED and key not in _BUILDPACK_ONLY:
             env[key] = value
     return env
 
@@ -125,6 +127,23 @@ def hook_environment(build_env: Mapping[str, str], config: Mapping[str, str]) ->
     env = dict(build_env)
     env.update({key: value for key, value in config.items() if key not in never})
     return env
+
+
+_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "PRIVATE_KEY")
+_SECRET_ENDINGS = ("KEY", "KEYS", "PASS", "PWD", "AUTH", "SECRETS", "TOKENS", "CREDENTIALS")
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]+)@")
+_MIN_MASKED = 4  # shorter values would garble the log without protecting anything
+
+
+def is_secret_name(name: str) -> bool:
+    """Does a config var's name say its value is secret (DATABASE_PASSWORD, SECRET_KEY_BASE, API_KEY,
+    GITHUB_TOKEN, UV_INDEX_X_PASSWORD...)? Names of hosts, users and URLs (CUSTOM_SSH_KEY_HOSTS,
+    UV_INDEX_X_USERNAME, PIP_INDEX_URL) do not; the userinfo of URLs is masked wherever it appears."""
+    upper = name.upper()
+    if any(word in upper for word in _SECRET_WORDS):
+        return True
+    last = upper.rsplit("_", 1)[-1]
+    return last.endswith(_SECRET_ENDINGS)
 
 
 def mask_url(url: str) -> str:
@@ -143,13 +162,36 @@ def mask_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
 
 
+def _mask_userinfo(match: re.Match[str]) -> str:
+    scheme, userinfo = match["scheme"], match["userinfo"]
+    if ":" in userinfo:
+        return f"{scheme}{userinfo.split(':', 1)[0]}:****@"
+    if "ssh" in scheme.lower():  # ssh://git@host: a login name, the key authenticates
+        return match[0]
+    return f"{scheme}****@"
+
+
+def secret_values(config: Mapping[str, str]) -> list[str]:
+    """What must never be printed: values of config vars with secret names, whole and line by line
+    (a key or a multi-line token), longest first."""
+    found: set[str] = set()
+    for name, value in config.items():
+        if not is_secret_name(name):
+            continue
+        for part in [value, *value.splitlines()]:
+            stripped = part.strip()
+            if len(stripped) >= _MIN_MASKED:
+                found.add(stripped)
+    return sorted(found, key=len, reverse=True)
+
+
 def mask_secrets(text: str, config: Mapping[str, str]) -> str:
-    """Remove config var values (long enough to be meaningful) from a line before it is printed."""
-    for value in config.values():
-        stripped = value.strip()
-        if len(stripped) >= 6 and stripped in text:
-            text = text.replace(stripped, "****")
-    return text
+    """A line safe to print: secret config var values and the userinfo of URLs replaced by ****.
+    Other config var values (hosts, module names, URLs) stay readable."""
+    for value in secret_values(config):
+        if value in text:
+            text = text.replace(value, "****")
+    return _USERINFO.sub(_mask_userinfo, text)
 
 
 def user_dir(kind: str) -> Path:

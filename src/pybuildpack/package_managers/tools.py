@@ -99,7 +99,7 @@ def url_secrets(env: Mapping[str, str]) -> list[str]:
 
 
 def line_filter(ctx: BuildContext) -> run.LineFilter:
-    """Tool output without config var values or index credentials."""
+    """Tool output without secret config var values or index credentials."""
     secrets = url_secrets(tool_environment(ctx))
 
     def clean(line: str) -> str:

@@ -41,8 +41,9 @@ def archive_suffix(url: str) -> str:
     return ".tar.gz"
 
 
-def cached_path(entry: RuntimeEntry, cache_dir: Path) -> Path:
-    return cache_dir / "runtimes" / f"{entry.sha256}{archive_suffix(entry.url)}"
+def cached_path(entry: RuntimeEntry, archives_dir: Path) -> Path:
+    """Where a verified archive is kept (the layout's runtime archives dir), named by its sha256."""
+    return archives_dir / f"{entry.sha256}{archive_suffix(entry.url)}"
 
 
 def file_sha256(path: Path) -> str:
@@ -55,13 +56,13 @@ def file_sha256(path: Path) -> str:
 
 def obtain_archive(
     entry: RuntimeEntry,
-    cache_dir: Path,
+    archives_dir: Path,
     console: Console,
     *,
     environ: Mapping[str, str] | None = None,
 ) -> tuple[Path, bool]:
     """Return (archive path, reused). The archive's sha256 always matches the entry."""
-    target = cached_path(entry, cache_dir)
+    target = cached_path(entry, archives_dir)
     if _cached_copy_is_good(target, entry):
         console.info(f"Reusing the verified archive for Python {entry.version} from the cache")
         return target, True

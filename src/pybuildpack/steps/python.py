@@ -52,7 +52,6 @@ def runtime_entry(runtimes: Runtimes, python: ResolvedPython) -> RuntimeEntry:
 
 def install_python(ctx: BuildContext, entry: RuntimeEntry, python: ResolvedPython) -> None:
     ctx.console.step(f"Installing Python {python.full}")
-    # obtain_archive keeps archives in <root>/runtimes: both layouts name that directory so
-    archive, _reused = obtain_archive(entry, ctx.layout.runtime_archives.parent, ctx.console)
+    archive, _reused = obtain_archive(entry, ctx.layout.runtime_archives, ctx.console)
     ctx.console.info(f"Runtime archive: {mask_url(entry.url)} ({entry.platform})")
     install_runtime(archive, entry, ctx.python_home)
