@@ -201,17 +201,24 @@ def test_django_collectstatic_and_release_process(
     assert "System check identified no issues" in checked.stdout
 
 
-def test_worker_only_app(platform: Lifecycle, runtime_mirror: RuntimeMirror, tmp_path: Path) -> None:
+def test_worker_only_app_with_hooks(
+    platform: Lifecycle, runtime_mirror: RuntimeMirror, tmp_path: Path
+) -> None:
     app = small_app(
         tmp_path / "worker",
         {
             "requirements.txt": "",
             "worker.py": "import sys\nprint('working on', sys.version_info[:2])\n",
             "Procfile": "worker: python worker.py\n",
+            "bin/pre_compile": "#!/bin/sh\necho pre > pre.txt\n",
+            "bin/post_compile": '#!/bin/sh\npython -c "import sys; print(sys.prefix)" > post.txt\n',
         },
     )
     phase = build(platform, app)
     assert "Process types: worker" in phase.stdout
+    assert "Running bin/pre_compile hook" in phase.stdout
+    assert (platform.workspace / "pre.txt").read_text() == "pre\n"
+    assert (platform.workspace / "post.txt").read_text() == f"{platform.layers_dir / 'python'}\n"
     worker = platform.process("worker")
     assert worker.get("default") is False
     with pytest.raises(AssertionError, match="no process"):
@@ -365,6 +372,36 @@ def test_bootstrap_checksum_failure_names_manifest_url_and_both_hashes(
     assert "Expected sha256: " + "0" * 64 in phase.stderr
     assert "Actual sha256:   " in phase.stderr
     assert "URL: " in phase.stderr
+
+
+def test_shim_detect_files_match_the_engine() -> None:
+    from pybuildpack import app
+
+    shim = (REPO / "lib" / "launch.sh").read_text()
+    listed = shim.split('PYBUILDPACK_DETECT_FILES="', 1)[1].split('"', 1)[0].split()
+    assert listed == list(app.DETECT_FILES)
+
+
+@pytest.mark.parametrize("api", ["classic", "cnb"])
+def test_detect_without_any_python_311(api: str, tmp_path: Path, build_env: dict[str, str]) -> None:
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("unshare -m is not available to hide the host's Pythons")
+    hide = tmp_path / "hide.sh"
+    hide.write_text(HIDE_PYTHONS)
+    results = {}
+    for name, files in (("py", {"requirements.txt": ""}), ("static", {"index.html": ""})):
+        app = small_app(tmp_path / name, files)
+        plan = tmp_path / f"{name}-plan.toml"
+        env = {**build_env, "CNB_BUILD_PLAN_PATH": str(plan)} if api == "cnb" else build_env
+        args = [] if api == "cnb" else [str(app)]
+        proc = subprocess.run(
+            ["unshare", "-m", "sh", str(hide), str(REPO / "bin" / "detect"), *args],
+            cwd=app, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        results[name] = proc.returncode
+        if name == "py" and api == "cnb":
+            assert tomllib.loads(plan.read_text())["requires"] == [{"name": "python"}]
+    assert results == {"py": 0, "static": 100 if api == "cnb" else 1}
 
 
 # Hide every python3 of the host inside a private mount namespace, then run the command.
