@@ -212,9 +212,14 @@ class EnvCache:
         staging = self.root / f"env.new-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-        _link_tree(python_home, staging / "python")
-        _write(staging / "installed.json", json.dumps(installed_distributions(python_home), indent=1) + "\n")
-        _write(staging / "key.json", json.dumps(asdict(key), indent=1, sort_keys=True) + "\n")
+        try:
+            _link_tree(python_home, staging / "python")
+            installed = json.dumps(installed_distributions(python_home), indent=1)
+            _write(staging / "installed.json", installed + "\n")
+            _write(staging / "key.json", json.dumps(asdict(key), indent=1, sort_keys=True) + "\n")
+        except OSError:  # a full disk: give the space back, keep the previous environment as it was
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         old = self.root / f"env.old-{os.getpid()}"
         if self.env.exists():
             self.env.rename(old)

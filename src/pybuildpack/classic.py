@@ -13,9 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pybuildpack import app, build_data, cache, checks, engine, layout
-from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
-from pybuildpack.env import read_env_dir
 from pybuildpack.output import Console
 from pybuildpack.run import capture
 from pybuildpack.steps import profile
@@ -43,6 +41,9 @@ class ClassicFace:
         export = profile.export_text(ctx.layout, manager=plan.manager.name, nltk=plan.nltk)
         profile.append_export(export_dir(ctx), export)
 
+    def declare(self, ctx: BuildContext, plan: engine.Plan) -> None:
+        return None  # the platform reads the Procfile and bin/release itself
+
 
 def compile_app(
     build_dir: Path,
@@ -52,20 +53,9 @@ def compile_app(
     install_test: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> int:
-    console = Console()
     where = layout.classic(build_dir, cache_dir)
     environ = dict(os.environ if environ is None else environ)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        with cache.locked(cache_dir, where.lock, console):
-            ctx = BuildContext(
-                where, env_dir, environ, read_env_dir(env_dir), console,
-                BuildData.start(where.build_data), install_test=install_test,
-            )  # fmt: skip
-            return engine.build(ctx, ClassicFace())
-    except cache.CacheLocked as error:  # another build owns the cache dir and its build data
-        console.error(error)
-        return 1
+    return engine.run(where, env_dir, environ, ClassicFace(), install_test=install_test)
 
 
 def export_dir(ctx: BuildContext) -> Path:

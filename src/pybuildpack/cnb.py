@@ -16,11 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pybuildpack import app, cache, cnb_layers, engine, layout, procfile, sbom, toml_write
-from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
-from pybuildpack.env import read_env_dir
-from pybuildpack.errors import BuildError
-from pybuildpack.output import Console
 from pybuildpack.package_managers import registry
 from pybuildpack.package_managers.spec import EnvVar
 from pybuildpack.steps import profile
@@ -47,6 +43,23 @@ class CnbFace:
 
     def env_store(self, ctx: BuildContext) -> cache.EnvStore:
         return cnb_layers.LayerEnvStore(self.layers_dir, self.wanted)
+
+    def declare(self, ctx: BuildContext, plan: engine.Plan) -> None:
+        """What the lifecycle exports: every used layer's types, the processes and the SBOM."""
+        processes = procfile.read_procfile(ctx.build_dir)
+        used = cnb_layers.write_used_layers(self.layers_dir, self.wanted)
+        ctx.console.step(f"Layers: python (launch), {', '.join(used) or 'no others'}")
+        sbom.write_cyclonedx(ctx.python_home, self.layers_dir / "python.sbom.cdx.json")
+        launch = self.layers_dir / "launch.toml"
+        launch.write_text(toml_write.dumps(launch_toml(processes)), encoding="utf-8")
+        if processes:
+            names = [f"{kind} (default)" if kind == "web" else kind for kind in processes]
+            ctx.console.step(f"Process types: {', '.join(names)}")
+        else:
+            ctx.console.warning(
+                "No process types are declared: the app has no Procfile.",
+                "Add a Procfile at the root of the app, for example:\nweb: gunicorn myapp.wsgi",
+            )
 
     def write_runtime_env(self, ctx: BuildContext, plan: engine.Plan) -> None:
         spec = registry.spec(plan.manager.name)
@@ -103,42 +116,9 @@ def detect(app_dir: Path, environ: Mapping[str, str]) -> int:
 def build(app_dir: Path, environ: Mapping[str, str]) -> int:
     layers_dir = Path(environ["CNB_LAYERS_DIR"]).absolute()
     platform_dir = Path(environ.get("CNB_PLATFORM_DIR") or "/platform")
-    env_dir = platform_dir / "env"
-    console = Console()
     where = layout.cnb(app_dir.absolute(), layers_dir)
-    wanted = cnb_layers.target(environ)
-    where.build_data.parent.mkdir(parents=True, exist_ok=True)
-    with cache.locked(layers_dir, where.lock, console):
-        ctx = BuildContext(
-            where, env_dir, dict(environ), read_env_dir(env_dir), console, BuildData.start(where.build_data)
-        )
-        status = engine.build(ctx, CnbFace(layers_dir, wanted))
-        if status != 0:
-            return status
-        return _declare(ctx, wanted)
-
-
-def _declare(ctx: BuildContext, wanted: Mapping[str, str]) -> int:
-    """What the lifecycle exports: every used layer's types, the processes and the SBOM."""
-    try:
-        processes = procfile.read_procfile(ctx.build_dir)
-    except BuildError as error:
-        ctx.console.error(error)
-        return 1
-    used = cnb_layers.write_used_layers(ctx.layout.python_home.parent, wanted)
-    ctx.console.step(f"Layers: python (launch), {', '.join(used) or 'no others'}")
-    sbom.write_cyclonedx(ctx.layout.python_home, ctx.layout.python_home.parent / "python.sbom.cdx.json")
-    launch = ctx.layout.python_home.parent / "launch.toml"
-    launch.write_text(toml_write.dumps(launch_toml(processes)), encoding="utf-8")
-    if processes:
-        names = [f"{kind} (default)" if kind == "web" else kind for kind in processes]
-        ctx.console.step(f"Process types: {', '.join(names)}")
-    else:
-        ctx.console.warning(
-            "No process types are declared: the app has no Procfile.",
-            "Add a Procfile at the root of the app, for example:\nweb: gunicorn myapp.wsgi",
-        )
-    return 0
+    face = CnbFace(layers_dir, cnb_layers.target(environ))
+    return engine.run(where, platform_dir / "env", environ, face)
 
 
 def launch_toml(processes: Mapping[str, str]) -> dict[str, object]:

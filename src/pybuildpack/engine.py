@@ -7,18 +7,23 @@ how the runtime environment is written) is asked of the face.
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from pybuildpack import app, cache, checks, deploy_key, python_version, relocate, scrub
+from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
-from pybuildpack.env import build_environment, hook_environment, is_enabled, setting
-from pybuildpack.errors import BuildError
+from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir, setting
+from pybuildpack.errors import BuildError, quoted
+from pybuildpack.layout import Layout
+from pybuildpack.output import Console
 from pybuildpack.package_managers import registry
 from pybuildpack.package_managers.base import PackageManager
 from pybuildpack.package_managers.pip import ensure_runtime_pip
@@ -57,6 +62,9 @@ class Face(Protocol):
     def write_runtime_env(self, ctx: BuildContext, plan: Plan) -> None:
         """The installed app's runtime environment, and the build environment of later buildpacks."""
 
+    def declare(self, ctx: BuildContext, plan: Plan) -> None:
+        """After a successful build: what the API wants declared (CNB: layers, processes, SBOM)."""
+
 
 class Steps:
     """Names the running operation (for the internal-error message) and times it (for the report)."""
@@ -75,6 +83,52 @@ class Steps:
             yield
 
 
+def run(
+    where: Layout, env_dir: Path | None, environ: Mapping[str, str], face: Face, *, install_test: bool = False
+) -> int:
+    """Everything a face runs: the operator's directories checked, the cache locked, the build."""
+    console = Console()
+    try:
+        config = _prepare(where, env_dir)
+        with cache.locked(where.cache_root, where.lock, console):
+            data = BuildData.start(where.build_data)
+            ctx = BuildContext(where, env_dir, environ, config, console, data, install_test=install_test)
+            return build(ctx, face)
+    except BuildError as error:  # the operator's directories, or another build holds the lock
+        console.error(error)
+        return 1
+    except OSError as error:
+        console.error(_unusable(where.cache_root, "cache dir", error))
+        return 1
+
+
+def _prepare(where: Layout, env_dir: Path | None) -> dict[str, str]:
+    """Create what the build keeps and read the config vars, or fail with an error that says which."""
+    for directory in (where.lock.parent, where.build_data.parent):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise _unusable(where.cache_root, "cache dir", error) from error
+    try:
+        return read_env_dir(env_dir)
+    except OSError as error:
+        raise _unusable(env_dir or Path(), "config var dir", error) from error
+
+
+_UNUSABLE = {"cache dir": "platform::unusable-cache-dir", "config var dir": "platform::unreadable-env-dir"}
+
+
+def _unusable(path: Path, what: str, error: OSError) -> BuildError:
+    where = f" ({quoted(str(error.filename))})" if error.filename else ""
+    return BuildError(
+        f"The {what} {quoted(str(path))} cannot be used.",
+        f"{error.strerror or error}{where}. The build needs it to be a readable, writable directory.",
+        f"Check the {what} the platform passes to the buildpack (a file or an unreadable entry is in "
+        "the way), or give the build a fresh one.",
+        failure_reason=_UNUSABLE[what],
+    )
+
+
 def build(ctx: BuildContext, face: Face) -> int:
     """Run the whole build; print and record any failure. Returns the exit status."""
     step = Steps(ctx)
@@ -83,6 +137,8 @@ def build(ctx: BuildContext, face: Face) -> int:
         plan = analyse(ctx, face, step)
         install(ctx, face, plan, step)
         finish(ctx, face, plan, step)
+        with step("declaring the build's results"):
+            face.declare(ctx, plan)
     except BuildError as error:
         ctx.console.error(error)
         ctx.data.record_failure(error)
@@ -188,9 +244,7 @@ def finish(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
         run_hook(ctx, "post_compile")
         ctx.data.ensure_present()
     with step("saving the cache", "cache_save_duration"):
-        cache.save(
-            ctx, face.env_store(ctx), plan.key, status=plan.cache_status, stack=plan.stack, python=plan.python
-        )
+        save_cache(ctx, face, plan)
     if registry.spec(plan.manager.name).suggest_uv:
         ctx.console.note(
             "uv could install this app's dependencies faster.",
@@ -198,6 +252,24 @@ def finish(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
             "current manager's files.\nFor a requirements.txt app, the config var "
             "PYBUILDPACK_INSTALLER=uv switches just the installer.",
         )
+
+
+def save_cache(ctx: BuildContext, face: Face, plan: Plan) -> None:
+    """Save the cache; a failure (a full disk) warns and leaves no cache, but fails nothing: the app
+    itself is built."""
+    envs = face.env_store(ctx)
+    try:
+        cache.save(ctx, envs, plan.key, status=plan.cache_status, stack=plan.stack, python=plan.python)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            envs.discard()
+        where = f" ({error.filename})" if error.filename else ""
+        ctx.console.warning(
+            "The build cache could not be saved; the next build starts without it.",
+            f"{error.strerror or error}{where}.\nThe app was built: this build succeeds.",
+        )
+        with contextlib.suppress(OSError):
+            ctx.data.set("cache_status", "not-saved")
 
 
 def run_hook(ctx: BuildContext, name: str) -> None:

@@ -72,7 +72,10 @@ def read_env_dir(env_dir: Path | None) -> dict[str, str]:
     values = {}
     for entry in sorted(env_dir.iterdir()):
         if entry.is_file() and _NAME.match(entry.name):
-            values[entry.name] = entry.read_text(encoding="utf-8", errors="surrogateescape")
+            try:
+                values[entry.name] = entry.read_text(encoding="utf-8", errors="surrogateescape")
+            except OSError as error:  # name the file: a failed read (not open) carries no filename
+                raise OSError(error.errno, error.strerror or str(error), str(entry)) from error
     return values
 
 

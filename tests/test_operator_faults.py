@@ -1,0 +1,107 @@
+"""Operator faults before and after the pipeline: an unusable CACHE_DIR or ENV_DIR is a clear error,
+and a cache that cannot be saved (a full disk) fails nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import REPO
+from support.mirror import RuntimeMirror
+
+
+def small_app(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "requirements.txt").write_text("typing-extensions==4.15.0\n")
+    (root / ".python-version").write_text("3.11\n")
+    return root
+
+
+def compile_script(
+    build: Path, cache: Path, env_dir: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(REPO / "bin" / "compile"), str(build), str(cache), str(env_dir)],
+        env=env, cwd=build, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def assert_clear_error(proc: subprocess.CompletedProcess[str], headline: str) -> None:
+    assert proc.returncode == 1
+    assert headline in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert len(proc.stderr.splitlines()) < 20
+
+
+def test_cache_dir_is_a_file(tmp_path: Path, build_env: dict[str, str]) -> None:
+    app = small_app(tmp_path / "app")
+    cache = tmp_path / "cache"
+    cache.write_text("not a dir")
+    (tmp_path / "env").mkdir()
+    proc = compile_script(app, cache, tmp_path / "env", build_env)
+    assert_clear_error(proc, f"Error: The cache dir '{cache}' cannot be used.")
+
+
+def test_cache_dir_holds_a_file_where_a_directory_belongs(tmp_path: Path, build_env: dict[str, str]) -> None:
+    app = small_app(tmp_path / "app")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "pybuildpack").write_text("in the way")
+    (tmp_path / "env").mkdir()
+    proc = compile_script(app, cache, tmp_path / "env", build_env)
+    assert_clear_error(proc, f"Error: The cache dir '{cache}' cannot be used.")
+
+
+def test_unreadable_config_var_file(tmp_path: Path, build_env: dict[str, str]) -> None:
+    app = small_app(tmp_path / "app")
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    (env_dir / "BROKEN").symlink_to("/proc/self/mem")  # a regular file whose read fails (EIO)
+    proc = compile_script(app, tmp_path / "cache", env_dir, build_env)
+    assert_clear_error(proc, f"Error: The config var dir '{env_dir}' cannot be used.")
+    assert "BROKEN" in proc.stderr
+
+
+def test_full_disk_while_saving_the_cache_fails_nothing(
+    tmp_path: Path, build_env: dict[str, str], runtime_mirror: RuntimeMirror
+) -> None:
+    """CACHE_DIR on a 40 MB tmpfs: the runtime archive fits, the saved environment does not."""
+    if not runtime_mirror.has("3.11"):
+        pytest.skip("the runtime mirror has no Python 3.11")
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("unshare -m is not available to mount a small tmpfs")
+    app = small_app(tmp_path / "app")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (tmp_path / "env").mkdir()
+    builds = []
+    for number in (1, 2):
+        build = tmp_path / f"build{number}"
+        subprocess.run(["cp", "-r", str(app), str(build)], check=True)
+        builds.append(build)
+    script = (
+        f'mount -t tmpfs -o size=40m tmpfs "{cache}" && for build in "$@"; do '
+        f'sh "{REPO}/bin/compile" "$build" "{cache}" "{tmp_path / "env"}" || exit $?; '
+        'echo "=== end of build"; df -k "' + str(cache) + '" >&2; done'
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", *map(str, builds)],
+        env={**build_env, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, second, _ = proc.stdout.split("=== end of build")
+    warning = " !     Warning: The build cache could not be saved; the next build starts without it."
+    assert proc.stderr.count(warning) == 2, proc.stderr
+    assert "No space left on device" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Saving cache" in first and "Saving cache" in second
+    for build in builds:
+        ran = subprocess.run(
+            [str(build / ".heroku" / "python" / "bin" / "python"), "-c", "import typing_extensions"],
+            env={"PATH": "/usr/bin:/bin", "HOME": str(build)}, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+    assert os.path.ismount(cache) is False  # the tmpfs lived only in the test's mount namespace
