@@ -36,20 +36,14 @@ def assert_clear_error(proc: subprocess.CompletedProcess[str], headline: str) ->
     assert len(proc.stderr.splitlines()) < 20
 
 
-def test_cache_dir_is_a_file(tmp_path: Path, build_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("in_the_way", [".", "pybuildpack"], ids=["cache-dir-is-a-file", "file-in-cache-dir"])
+def test_unusable_cache_dir(tmp_path: Path, build_env: dict[str, str], in_the_way: str) -> None:
+    """CACHE_DIR is a file, or holds a file where the build keeps a directory."""
     app = small_app(tmp_path / "app")
     cache = tmp_path / "cache"
-    cache.write_text("not a dir")
-    (tmp_path / "env").mkdir()
-    proc = compile_script(app, cache, tmp_path / "env", build_env)
-    assert_clear_error(proc, f"Error: The cache dir '{cache}' cannot be used.")
-
-
-def test_cache_dir_holds_a_file_where_a_directory_belongs(tmp_path: Path, build_env: dict[str, str]) -> None:
-    app = small_app(tmp_path / "app")
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "pybuildpack").write_text("in the way")
+    if in_the_way != ".":
+        cache.mkdir()
+    (cache / in_the_way).write_text("in the way")
     (tmp_path / "env").mkdir()
     proc = compile_script(app, cache, tmp_path / "env", build_env)
     assert_clear_error(proc, f"Error: The cache dir '{cache}' cannot be used.")
