@@ -22,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "src"))
 
 from support.buildpack import make_build_env, run_script  # noqa: E402
 from support.cachedir import cache_root  # noqa: E402
@@ -34,12 +35,13 @@ EXAMPLE = REPO / "examples" / "flask-app"
 
 def classic_pair(work: Path, env: dict[str, str]) -> tuple[float, float]:
     cache = work / "cache"
+    work.mkdir(parents=True, exist_ok=True)
     times = []
     for number in (1, 2):
         build = work / f"build{number}"
         subprocess.run(["cp", "-r", str(EXAMPLE), str(build)], check=True)
         started = time.monotonic()
-        proc = run_script("compile", build, cache, work / "env", env=env)
+        proc = run_script("compile", build, cache, work.parent / "env", env=env)
         times.append(time.monotonic() - started)
         if proc.returncode != 0:
             raise SystemExit(f"classic build failed:\n{proc.stdout}\n{proc.stderr}")
