@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pybuildpack.output import Console
-from pybuildpack.platform.lock import locked
+from pybuildpack.platform.state import AppState, locked
 from support import SRC
 from support.buildpack import free_port, http_get
 from support.index import PackageIndex
@@ -116,15 +116,14 @@ def test_git_push_deploys_restarts_and_rejects(
 
 
 def test_builds_of_one_app_are_serialised(tmp_path: Path) -> None:
-    lock = tmp_path / "lock"
     waiter = (
         "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
-        "from pybuildpack.output import Console; from pybuildpack.platform.lock import locked\n"
-        "with locked(Path(sys.argv[2]), Console(), 'app'): print('got it', flush=True)"
+        "from pybuildpack.output import Console; from pybuildpack.platform.state import AppState, locked\n"
+        "with locked(AppState('app', Path(sys.argv[2])), Console()): print('got it', flush=True)"
     )
-    with locked(lock, Console(), "app"):
+    with locked(AppState("app", tmp_path), Console()):
         proc = subprocess.Popen(
-            [sys.executable, "-c", waiter, str(SRC), str(lock)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", waiter, str(SRC), str(tmp_path)], stdout=subprocess.PIPE, text=True
         )
         assert proc.stdout is not None
         assert proc.stdout.readline() == "-----> Waiting for another build of app to finish\n"

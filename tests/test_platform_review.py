@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pybuildpack.platform import builder
+from pybuildpack.platform import releases
 from pybuildpack.platform.state import AppState
 from support import SRC
 from support.buildpack import free_port, http_get, make_build_env
@@ -278,7 +278,7 @@ def test_leftovers_of_a_killed_build_are_cleaned_under_the_lock(tmp_path: Path) 
     (state.releases_dir / ".v2.partial" / "app").mkdir(parents=True)
     (state.release_dir(1) / "app").mkdir(parents=True)
     (state.release_dir(1) / "release.json").write_text(json.dumps({"status": "pending"}))
-    builder.clean_leftovers(state)
+    releases.clean_leftovers(state)
     assert list(state.tmp_dir.iterdir()) == []
     assert not (state.releases_dir / ".v2.partial").exists()
     assert state.read_release(1)["status"] == "interrupted"

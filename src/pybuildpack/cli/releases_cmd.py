@@ -8,7 +8,7 @@ from typing import Any
 from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.platform.builder import human_size
+from pybuildpack.platform import releases
 from pybuildpack.platform.state import known_app
 
 
@@ -29,24 +29,10 @@ def main(args: argparse.Namespace) -> int:
     except BuildError as error:
         Console().error(error)
         return 1
-    current = state.current_number()
-    numbers = state.numbers()
-    if not numbers:
+    rows = releases.table(state)
+    if not rows:
         print(f"{state.name} has no releases yet.")
         return 0
-    for number in reversed(numbers):
-        record = state.read_release(number)
-        source = record.get("source") or {}
-        revision = (source.get("revision") or "")[:10] or source.get("kind", "")
-        if source.get("changes"):
-            revision += "+changes"
-        marker = "*" if number == current else " "
-        total = (record.get("durations") or {}).get("total")
-        seconds = f"{total:.1f} s" if isinstance(total, (int, float)) else "-"
-        size = human_size(int(record.get("slug_size") or 0))
-        names = ",".join(bp.get("name", "?") for bp in record.get("buildpacks", []))
-        print(
-            f"{marker} v{number:<4} {record.get('status', '?'):<9} {record.get('created_at', '')}  "
-            f"{revision:<18} {size:>9}  {seconds:>7}  {names}"
-        )
+    for marker, number, status, created, origin, size, seconds, names in rows:
+        print(f"{marker} {number:<5} {status:<9} {created}  {origin:<18} {size:>9}  {seconds:>7}  {names}")
     return 0

@@ -8,7 +8,7 @@ from typing import Any
 from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.platform import supervisor
+from pybuildpack.platform import releases, supervisor
 from pybuildpack.platform.state import AppState, known_app
 
 
@@ -42,16 +42,11 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _usable(state: AppState, number: int) -> bool:
-    record = state.read_release(number)
-    return record.get("status") == "succeeded" and (state.release_dir(number) / "app").is_dir()
-
-
 def _target(state: AppState, given: str | None) -> int:
     current = state.current_number()
     if given is None:
         earlier = [n for n in state.numbers() if current is None or n < current]
-        candidates = [n for n in earlier if _usable(state, n)]
+        candidates = [n for n in earlier if releases.usable(state, n)]
         if not candidates:
             raise BuildError(
                 f"{state.name} has no earlier release to roll back to.",
@@ -59,7 +54,7 @@ def _target(state: AppState, given: str | None) -> int:
             )
         return candidates[-1]
     text = given.removeprefix("v")
-    if not text.isdigit() or int(text) not in state.numbers() or not _usable(state, int(text)):
+    if not text.isdigit() or int(text) not in state.numbers() or not releases.usable(state, int(text)):
         raise BuildError(
             f"{state.name} has no usable release {given}.",
             "Only releases that succeeded (and were not removed) can become current.",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,9 @@ from pybuildpack import procfile
 from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.platform import slug, supervisor
-from pybuildpack.platform.builder import human_size, tree_size
-from pybuildpack.platform.lock import locked
-from pybuildpack.platform.state import app_state, known_app, write_json
+from pybuildpack.platform import releases, slug, supervisor
+from pybuildpack.platform.state import app_state, known_app, locked
+from pybuildpack.sizes import human_size
 
 
 def register(sub: Any) -> None:
@@ -81,27 +78,18 @@ def _import(args: argparse.Namespace, console: Console) -> int:
         raise BuildError(f"The slug file {source} does not exist.", fix="Give the path of a .tar.gz slug.")
     state = app_state(args.app, args.state_dir)
     state.ensure()
-    with locked(state.lock_file, console, state.name):
-        number = state.next_number()
-        staging = state.releases_dir / f".v{number}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        slug.import_slug(source, staging / "app")
-        processes = procfile.read_procfile(staging / "app")
-        record = {
-            "app": state.name,
-            "number": number,
-            "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "source": {"kind": "slug", "revision": slug.digest(source), "changes": [], "file": str(source)},
-            "buildpacks": [],
-            "process_types": processes,
-            "config_vars": [],
-            "durations": {},
-            "slug_size": tree_size(staging / "app"),
-            "status": "succeeded",
-        }
-        write_json(staging / "release.json", record)
-        staging.rename(state.release_dir(number))
+    with locked(state, console):
+        staged = releases.stage(state)
+        slug.import_slug(source, staged.app_dir)
+        processes = procfile.read_procfile(staged.app_dir)
+        record = releases.new_record(
+            state,
+            source={"kind": "slug", "revision": slug.digest(source), "changes": [], "file": str(source)},
+            process_types=processes,
+            status="succeeded",
+        )
+        staged.record(record)
+        number = staged.number
         state.set_current(number)
     supervisor.notify_restart(state, console)
     console.step(
