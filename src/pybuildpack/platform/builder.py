@@ -20,7 +20,7 @@ from typing import Any
 
 from pybuildpack import procfile, run
 from pybuildpack.output import Console
-from pybuildpack.platform import buildpacks, releases, runner, slugsize
+from pybuildpack.platform import buildpacks, releases, runner, runtime_source, slugsize
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform.source import Source, apply_slugignore, plain_git_env
 from pybuildpack.platform.state import AppState, locked
@@ -113,11 +113,11 @@ def _build_in(ctx: _Run, fill: SourceFiller) -> Built:
         base_env[CLEAR_CACHE_VAR] = "1"
         console.info(f"--no-cache: the build starts from an empty cache ({CLEAR_CACHE_VAR}=1)")
     if any(bp.own for bp in packs):
-        from pybuildpack.cli.runtime_source import MANIFEST_VAR, choose_manifest
-
-        manifest = choose_manifest(build_dir, cache_dir, config, options.python_prefixes, console)
+        manifest = runtime_source.choose_manifest(
+            build_dir, cache_dir, config, options.python_prefixes, console
+        )
         if manifest is not None:
-            base_env[MANIFEST_VAR] = manifest
+            base_env[runtime_source.MANIFEST_VAR] = manifest
     try:
         outcome = buildpacks.run_all(packs, (build_dir, cache_dir, env_dir), base_env, console, durations)
     except buildpacks.CompileFailed as failed:

@@ -60,8 +60,11 @@ class PrefixInfo:
         return f"{self.version[0]}.{self.version[1]}"
 
 
-def pack_runtime(prefix: Path, output_dir: Path, *, host: HostPlatform | None = None) -> RuntimeEntry:
-    patchelf = find_patchelf()
+def pack_runtime(
+    prefix: Path, output_dir: Path, *, host: HostPlatform | None = None, tool_path: str | None = None
+) -> RuntimeEntry:
+    """Pack ``prefix`` into ``output_dir``; patchelf is looked up on ``tool_path`` (default: PATH)."""
+    patchelf = find_patchelf(tool_path)
     prefix = prefix.absolute()
     info = inspect_prefix(prefix)
     platform_tag = (host or host_platform()).distro_tag
@@ -93,8 +96,8 @@ def pack_runtime(prefix: Path, output_dir: Path, *, host: HostPlatform | None = 
     return entry
 
 
-def find_patchelf() -> str:
-    found = shutil.which("patchelf")
+def find_patchelf(tool_path: str | None = None) -> str:
+    found = shutil.which("patchelf", path=tool_path)
     if found is None:
         raise BuildError(
             "patchelf was not found on PATH.",
