@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pybuildpack import app, build_data, cache, checks, python_version, relocate
+from pybuildpack import app, build_data, cache, checks, python_version, relocate, run
 from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
 from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir, setting
@@ -61,7 +61,8 @@ def compile_app(build_dir: Path, cache_dir: Path, env_dir: Path | None, *, insta
                 build_dir, cache_dir, env_dir, dict(os.environ), read_env_dir(env_dir), console,
                 BuildData.start(cache_dir), install_test=install_test,
             )  # fmt: skip
-            return _compile(ctx)
+            with run.debug_logging(console, ctx.config, ctx.environ):
+                return _compile(ctx)
     except cache.CacheLocked as error:  # another build owns the cache dir and its build data
         console.error(error)
         return 1
