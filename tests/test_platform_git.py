@@ -15,7 +15,7 @@ from support import SRC
 from support.buildpack import free_port, http_get
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
-from test_platform_support import (
+from support.platform import (
     child_pids,
     cli,
     commit_all,

@@ -18,7 +18,7 @@ from pybuildpack.platform import releases
 from pybuildpack.platform.state import AppState
 from support import SRC
 from support.buildpack import free_port, http_get, make_build_env
-from test_platform_support import (
+from support.platform import (
     child_pids,
     cli,
     commit_all,
