@@ -105,11 +105,13 @@ def test_git_push_deploys_restarts_and_rejects(
         ok(cli("rollback", "pushed", "v2", env=env))
         assert http_get(f"http://127.0.0.1:{port}/").text.startswith("Hello again!")
         releases = ok(cli("releases", "pushed", env=env)).stdout.splitlines()
-        assert [line.split()[:2] for line in releases[:3]] == [
+        assert [line.split()[:2] for line in releases[1:5]] == [
+            ["*", "v4"],
             ["v3", "succeeded"],
-            ["*", "v2"],
+            ["v2", "succeeded"],
             ["v1", "succeeded"],
         ]
+        assert "rollback to v2" in releases[1]
         proc.terminate()
         assert proc.wait(timeout=40) == 0
     assert not any(group_alive(pid) for pid in child_pids(tmp_path / "start.log"))

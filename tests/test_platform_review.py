@@ -8,7 +8,11 @@ the builds with this buildpack (slug size, --no-cache) are in test_platform_cach
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
+import sys
+import tarfile
 import threading
 from pathlib import Path
 
@@ -388,14 +392,99 @@ def test_rollback_edges(env: dict[str, str], root: Path, plain_bp: Path) -> None
     assert ok(cli("rollback", "rolls", "v3", env=env)).stdout == (
         "-----> v3 is already the current release of rolls\n"
     )
-    assert "Rolled back rolls to v2" in ok(cli("rollback", "rolls", env=env)).stdout  # the one before
+    rolled = ok(cli("rollback", "rolls", env=env)).stdout  # the one before, copied as a new release
+    assert "Rolled back rolls to v2, as the new release v4" in rolled
+    assert (app_root(env, "rolls") / "current").readlink() == Path("releases/v4")
+    copied = app_root(env, "rolls") / "releases" / "v4"
+    assert (copied / "app").is_dir() and not (copied / "app").is_symlink()
+    assert record_of(env, "rolls")["source"] == {
+        "kind": "rollback",
+        "release": 2,
+        "revision": None,
+        "changes": [],
+    }
     (app_root(env, "rolls") / "releases" / "v1" / "release.json").write_text("{not json")
     listing = ok(cli("releases", "rolls", env=env)).stdout.splitlines()
-    assert listing[0].split()[:2] == ["v3", "succeeded"]
-    assert listing[1].split()[:3] == ["*", "v2", "succeeded"]
-    assert listing[2].split()[:2] == ["v1", "unreadable"]
+    assert listing[0].split() == ["RELEASE", "STATUS", "CREATED", "SOURCE", "SIZE", "BUILD", "BUILDPACKS"]
+    assert listing[1].split()[:3] == ["*", "v4", "succeeded"] and "rollback to v2" in listing[1]
+    assert listing[2].split()[:2] == ["v3", "succeeded"]
+    assert listing[3].split()[:2] == ["v2", "succeeded"]
+    assert listing[4].split()[:2] == ["v1", "unreadable"]
     refused = cli("rollback", "rolls", "1", env=env)
     assert refused.returncode == 1 and "has no usable release 1" in refused.stderr
-    none_left = cli("rollback", "rolls", env=env)
+    assert (app_root(env, "rolls") / "current").readlink() == Path("releases/v4")
+    single = tiny_app(root / "src" / "single", "web: true\n")
+    ok(cli("build", str(single), "--app", "single", "--buildpack", str(plain_bp), env=env))
+    none_left = cli("rollback", "single", env=env)
     assert none_left.returncode == 1 and "has no earlier release to roll back to" in none_left.stderr
-    assert (app_root(env, "rolls") / "current").readlink() == Path("releases/v2")
+
+
+# -- issue 12: rough edges ---------------------------------------------------------------------------------
+def test_the_hint_after_a_build_names_a_declared_process(
+    env: dict[str, str], root: Path, plain_bp: Path
+) -> None:
+    worker = tiny_app(root / "src" / "hint-worker", "worker: sleep 1\n")
+    built = ok(cli("build", str(worker), "--app", "hint-worker", "--buildpack", str(plain_bp), env=env))
+    assert (
+        "Run it with: pybuildpack run hint-worker worker   (all processes: pybuildpack start hint-worker)"
+        in (built.stdout)
+    )
+    assert "No process type is declared" not in built.stderr
+    web = tiny_app(root / "src" / "webapp", "web: true\nworker: true\n")
+    built = ok(cli("build", str(web), "--app", "webapp", "--buildpack", str(plain_bp), env=env))
+    assert "Run it with: pybuildpack run webapp   (all processes" in built.stdout
+
+
+@pytest.mark.parametrize(
+    ("procfile", "found"), [(None, "has no Procfile"), ("release: true\n", "declares no")]
+)
+def test_an_app_with_nothing_to_run_gets_a_warning_and_no_hint(
+    env: dict[str, str], root: Path, plain_bp: Path, procfile: str | None, found: str
+) -> None:
+    name = "noproc" if procfile is None else "releaseonly"
+    app = tiny_app(root / "src" / name, procfile)
+    built = ok(cli("build", str(app), "--app", name, "--buildpack", str(plain_bp), env=env))
+    assert " !     Warning: No process type is declared: there is nothing to run." in built.stderr
+    assert found in built.stderr and " !         web: gunicorn myapp.wsgi" in built.stderr
+    assert "Run it with" not in built.stdout
+
+
+def test_config_of_an_unknown_app_is_an_error_but_set_creates_it(env: dict[str, str]) -> None:
+    for action in (["list"], ["get", "X"], ["unset", "X"]):
+        result = cli("config", action[0], "nosuchapp", *action[1:], env=env)
+        assert result.returncode == 1 and "There is no app named 'nosuchapp'" in result.stderr, action
+    ok(cli("config", "set", "nosuchapp", "X=1", env=env))
+    assert ok(cli("config", "list", "nosuchapp", env=env)).stdout == "X=1\n"
+
+
+def test_slug_export_leaves_out_sockets_and_fifos_and_says_so(
+    env: dict[str, str], root: Path, plain_bp: Path, tmp_path: Path
+) -> None:
+    app = tiny_app(root / "src" / "sockets", "web: true\n")
+    ok(cli("build", str(app), "--app", "sockets", "--buildpack", str(plain_bp), env=env))
+    release = app_root(env, "sockets") / "releases" / "v1" / "app"
+    clean = ok(cli("slug", "export", "sockets", "-o", str(tmp_path / "clean.tar.gz"), env=env))
+    assert "Left out" not in clean.stdout
+    (release / ".gunicorn").mkdir()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(release / ".gunicorn" / "gunicorn.ctl"))
+    os.mkfifo(release / "pipe")
+    try:
+        exported = ok(cli("slug", "export", "sockets", "-o", str(tmp_path / "s.tar.gz"), env=env))
+    finally:
+        server.close()
+    assert "Left out what a slug cannot hold (only files, directories and symlinks):" in exported.stdout
+    assert "  .gunicorn/gunicorn.ctl (socket)" in exported.stdout and "  pipe (FIFO)" in exported.stdout
+    with tarfile.open(tmp_path / "s.tar.gz") as tar:
+        names = tar.getnames()
+    assert "app/.gunicorn" in names and "app/hello.txt" in names
+    assert "app/pipe" not in names and "app/.gunicorn/gunicorn.ctl" not in names
+    to_stdout = subprocess.run(
+        [sys.executable, "-m", "pybuildpack", "slug", "export", "sockets", "-o", "-"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert to_stdout.returncode == 0 and b"gunicorn.ctl (socket)" in to_stdout.stderr
+    assert to_stdout.stdout == (tmp_path / "s.tar.gz").read_bytes()  # the log stays off the slug

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pybuildpack.cli.common import add_app_argument, add_state_option
+from pybuildpack.cli.common import add_app_argument, add_state_option, table_lines
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import releases
@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "releases",
         help="list an app's releases",
-        description="List APP's releases, newest first; '*' marks the current one.",
+        description="List APP's releases, newest first; '*' marks the current one. A rollback is recorded "
+        "as a new release (SOURCE: rollback to vN).",
     )
     add_app_argument(parser)
     add_state_option(parser)
@@ -33,6 +34,6 @@ def main(args: argparse.Namespace) -> int:
     if not rows:
         print(f"{state.name} has no releases yet.")
         return 0
-    for marker, number, status, created, origin, size, seconds, names in rows:
-        print(f"{marker} {number:<5} {status:<9} {created}  {origin:<18} {size:>9}  {seconds:>7}  {names}")
+    for line in table_lines([releases.HEADER, *rows]):
+        print(line)
     return 0

@@ -9,15 +9,16 @@ from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import releases, supervisor
-from pybuildpack.platform.state import AppState, known_app
+from pybuildpack.platform.state import AppState, known_app, locked
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "rollback",
         help="make an earlier release current",
-        description="Make release N (default: the succeeded release before the current one) current. "
-        "A running `pybuildpack start` of the app is restarted on it.",
+        description="Record a new release that copies release N (default: the succeeded release before "
+        "the current one) and make it current, as Heroku does. A running `pybuildpack start` of the app "
+        "is restarted on it.",
     )
     add_app_argument(parser)
     parser.add_argument("number", nargs="?", metavar="N", help="release number, e.g. 3 or v3")
@@ -36,9 +37,11 @@ def main(args: argparse.Namespace) -> int:
     if number == state.current_number():
         console.step(f"v{number} is already the current release of {state.name}")
         return 0
-    state.set_current(number)
+    with locked(state, console):
+        new = releases.copy_as_new(state, number)
+        state.set_current(new)
+    console.step(f"Rolled back {state.name} to v{number}, as the new release v{new}")
     supervisor.notify_restart(state, console)
-    console.step(f"Rolled back {state.name} to v{number}")
     return 0
 
 

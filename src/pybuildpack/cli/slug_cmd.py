@@ -63,13 +63,25 @@ def _export(args: argparse.Namespace, console: Console) -> int:
         app_dir = slug.current_or_error(state)
         number = state.current_number() or 0
     if args.output is not None and str(args.output) == "-":
-        slug.export_slug(app_dir, sys.stdout.buffer)
+        skipped = slug.export_slug(app_dir, sys.stdout.buffer)
+        _say_skipped(Console(out=sys.stderr), app_dir, skipped)
         return 0
     target = (args.output or Path(f"{state.name}-v{number}.tar.gz")).absolute()
-    slug.write_atomically(target, app_dir)
+    skipped = slug.write_atomically(target, app_dir)
     console.step(f"Exported {state.name} v{number} to {target} ({human_size(target.stat().st_size)})")
     console.info(f"sha256 {slug.digest(target)}")
+    _say_skipped(console, app_dir, skipped)
     return 0
+
+
+def _say_skipped(console: Console, app_dir: Path, skipped: list[slug.Skipped]) -> None:
+    if skipped:
+        shown = [entry.describe(app_dir) for entry in skipped[:10]]
+        more = [f"... and {len(skipped) - 10} more"] if len(skipped) > 10 else []
+        console.info(
+            "Left out what a slug cannot hold (only files, directories and symlinks):\n  "
+            + "\n  ".join([*shown, *more])
+        )
 
 
 def _import(args: argparse.Namespace, console: Console) -> int:

@@ -125,6 +125,7 @@ def _build_in(ctx: _Run, fill: SourceFiller) -> Built:
     processes = {**outcome.default_process_types, **procfile.read_procfile(build_dir)}
     console.step("Discovering process types")
     console.info(f"Procfile declares types -> {', '.join(processes) or '(none)'}")
+    _warn_if_nothing_to_run(build_dir, processes, console)
     record = releases.new_record(
         state,
         source={"kind": source.kind, "revision": source.revision, "changes": source.changes},
@@ -134,6 +135,21 @@ def _build_in(ctx: _Run, fill: SourceFiller) -> Built:
         durations=durations,
     )
     return _release(ctx, build_dir, record, config)
+
+
+def _warn_if_nothing_to_run(build_dir: Path, processes: dict[str, str], console: Console) -> None:
+    if any(kind != "release" for kind in processes):
+        return
+    found = (
+        "has a Procfile that declares no process" if (build_dir / "Procfile").exists() else "has no Procfile"
+    )
+    console.warning(
+        "No process type is declared: there is nothing to run.",
+        f"The app {found} to run (and its buildpacks declared no default process types), so "
+        "`pybuildpack run` and `pybuildpack start` will have nothing to start.\n"
+        "Declare the web process in a file named Procfile at the root of the app, for example:\n"
+        "    web: gunicorn myapp.wsgi",
+    )
 
 
 def _build_env(source: Source) -> dict[str, str]:

@@ -97,6 +97,24 @@ def usable(state: AppState, number: int) -> bool:
     return record.get("status") == "succeeded" and (state.release_dir(number) / "app").is_dir()
 
 
+def copy_as_new(state: AppState, number: int, *, kind: str = "rollback") -> int:
+    """A new release whose app and process types are those of release N (a rollback on Heroku)."""
+    old = state.read_release(number)
+    staged = stage(state)
+    shutil.copytree(state.release_dir(number) / "app", staged.app_dir, symlinks=True)
+    source = {**(old.get("source") or {}), "kind": kind, "release": number}
+    record = new_record(
+        state,
+        source=source,
+        process_types=dict(old.get("process_types") or {}),
+        buildpacks=list(old.get("buildpacks") or []),
+        config_vars=list(old.get("config_vars") or []),
+        status="succeeded",
+    )
+    staged.record(record)
+    return staged.number
+
+
 def clean_leftovers(state: AppState) -> None:
     """What builds killed before they finished left behind (the caller holds the app's lock)."""
     for leftover in state.tmp_dir.glob("build-*"):
@@ -115,6 +133,9 @@ def clean_leftovers(state: AppState) -> None:
             write_json(path, record)
 
 
+HEADER = ("", "RELEASE", "STATUS", "CREATED", "SOURCE", "SIZE", "BUILD", "BUILDPACKS")
+
+
 def table(state: AppState) -> list[tuple[str, ...]]:
     """The rows of `pybuildpack releases`, newest first; '*' marks the current."""
     current = state.current_number()
@@ -126,9 +147,12 @@ def table(state: AppState) -> list[tuple[str, ...]]:
 
 def _row(record: dict[str, Any], number: int, is_current: bool) -> tuple[str, ...]:
     source = record.get("source") or {}
-    origin = (source.get("revision") or "")[:10] or source.get("kind", "")
-    if source.get("changes"):
-        origin += "+changes"
+    if source.get("kind") == "rollback" and source.get("release"):
+        origin = f"rollback to v{source['release']}"
+    else:
+        origin = (source.get("revision") or "")[:10] or source.get("kind", "")
+        if source.get("changes"):
+            origin += "+changes"
     total = (record.get("durations") or {}).get("total")
     seconds = f"{total:.1f} s" if isinstance(total, (int, float)) else "-"
     names = ",".join(bp.get("name", "?") for bp in record.get("buildpacks", []))
