@@ -20,44 +20,22 @@ import pytest
 
 from pybuildpack.platform import releases
 from pybuildpack.platform.state import AppState
-from support import SRC
-from support.buildpack import free_port, http_get, make_build_env
+from support.buildpack import free_port, http_get
 from support.platform import (
+    HTTP_WEB,
     child_pids,
     cli,
     commit_all,
     git,
     group_alive,
     init_repo,
+    light_env,
     ok,
+    shell_buildpack,
     started,
+    tiny_app,
     wait_for,
 )
-
-HTTP_WEB = "python3 -m http.server $PORT --bind 127.0.0.1"
-
-
-def light_env(root: Path) -> dict[str, str]:
-    """A platform env for builds with shell buildpacks only (no index, no runtime mirror)."""
-    env = make_build_env(root / "home")
-    env["PYBUILDPACK_STATE_DIR"] = str(root / "state")
-    env["PYTHONPATH"] = str(SRC)
-    return env
-
-
-def shell_buildpack(directory: Path, name: str, compile_body: str, release: str = "--- {}\n") -> Path:
-    """A classic buildpack: detect prints NAME, compile runs the body (``$bp`` is its own dir)."""
-    (directory / "bin").mkdir(parents=True)
-    scripts = {
-        "detect": f"#!/bin/sh\necho {name}\n",
-        "compile": '#!/bin/sh\nset -e\nbp="$(cd "$(dirname "$0")/.." && pwd)"\n' + compile_body,
-        "release": f"#!/bin/sh\ncat <<'EOF'\n{release}EOF\n",
-    }
-    for script, text in scripts.items():
-        path = directory / "bin" / script
-        path.write_text(text)
-        path.chmod(0o755)
-    return directory
 
 
 def bare_repo_of(work: Path, bare: Path, tag: str | None = None) -> str:
@@ -92,14 +70,6 @@ def env(root: Path) -> dict[str, str]:
 def plain_bp(root: Path) -> Path:
     """Copies nothing, declares nothing: a build in milliseconds."""
     return shell_buildpack(root / "plain-bp", "Plain", 'echo "plain compile"\n')
-
-
-def tiny_app(directory: Path, procfile: str | None) -> Path:
-    directory.mkdir(parents=True)
-    (directory / "hello.txt").write_text("hello\n")
-    if procfile is not None:
-        (directory / "Procfile").write_text(procfile)
-    return directory
 
 
 # -- 1. buildpacks given as git URLs ----------------------------------------------------------------------

@@ -47,7 +47,7 @@ class BuildOptions:
     python_prefixes: list[Path] = field(default_factory=list)
     clear_cache: bool = False
     # run under the app's lock once the release is current (restarting `pybuildpack start`)
-    on_released: Callable[[], None] | None = None
+    on_released: Callable[[], object] | None = None
 
 
 @dataclass

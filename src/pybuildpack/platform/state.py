@@ -9,7 +9,8 @@
     current -> releases/vN
     lock                 serialises builds (and git pushes) of the app
     repo.git/            the default git remote (pybuildpack git-remote init)
-    supervisor.json      pid and control socket of a running `pybuildpack start`
+    supervisor.json      pid, control socket and processes of a running `pybuildpack start`
+    logs/app.log         what `pybuildpack start` ran and printed (platform/applog.py), for `logs`
     push.json            the receive-pack of the last git push (see githook.check_not_overtaken)
     slug-sizes.json      compressed sizes of files, for the slug size estimate of the next build
     tmp/                 build dirs (on the same filesystem, so a release is a rename)
@@ -98,6 +99,10 @@ class AppState:
     @property
     def slug_sizes_file(self) -> Path:
         return self.root / "slug-sizes.json"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
 
     @property
     def tmp_dir(self) -> Path:
