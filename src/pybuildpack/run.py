@@ -104,7 +104,10 @@ def _communicate(
         return proc.communicate(timeout=timeout)
     except BaseException:
         proc.kill()
-        proc.communicate()
+        proc.wait()  # not communicate(): a grandchild may keep the pipes open
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
         raise
 
 

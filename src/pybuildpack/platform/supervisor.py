@@ -1,19 +1,18 @@
 """`pybuildpack start`: every process type of a release together, like `heroku local`.
 
 Each process runs in its own process group with its output prefixed (`12:00:01 web.1 | ...`, coloured on
-a terminal). The web process sits behind a small TCP proxy on PORT, so a deploy can start the new web
-process on a fresh port, wait until it accepts connections, switch the proxy to it and only then stop
-the old one; if it does not come up in time the old one keeps serving. Ctrl-C or SIGTERM stops every
-process group (SIGTERM, then SIGKILL after a grace period). A deploy asks for a restart through a unix
-socket recorded in `<app>/supervisor.json`, which also lists the processes (for `pybuildpack ps`).
-Every line also goes to the app's log (platform/applog.py, for `pybuildpack logs`). A process that exits
-is restarted, as a dyno manager does, after a delay that doubles with each crash in a row (1 s, 2 s, 4 s,
-... up to a minute) and starts again at 1 s once a process has run for a minute.
+a terminal). The web process sits behind a small TCP proxy on PORT (platform/proxy.py), so a deploy can
+start the new web process on a fresh port, wait until it accepts connections, switch the proxy to it
+and only then stop the old one; if it does not come up in time the old one keeps serving. Ctrl-C or
+SIGTERM stops every process group (SIGTERM, then SIGKILL after a grace period). A deploy asks for a
+restart through a unix socket recorded in `<app>/supervisor.json`, which also lists the processes (for
+`pybuildpack ps`). Every line also goes to the app's log (platform/applog.py, for `pybuildpack logs`).
+A process that exits is restarted, as a dyno manager does, after a delay that doubles with each crash
+in a row (1 s, 2 s, 4 s, ... up to a minute) and starts again at 1 s once a process has run for a minute.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import os
@@ -35,6 +34,7 @@ from pybuildpack.platform import config as config_store
 from pybuildpack.platform import runner
 from pybuildpack.platform.applog import LIMIT as LOG_LIMIT
 from pybuildpack.platform.applog import SYSTEM, AppLog
+from pybuildpack.platform.proxy import Proxy, accepts, free_port
 from pybuildpack.platform.state import AppState, write_json
 
 _COLOURS = ("36", "33", "32", "35", "34", "31")
@@ -45,13 +45,6 @@ BACKOFF_MAX = 60.0
 BACKOFF_RESET = 60.0  # a process that ran this long before it exited starts a new series of crashes
 INFO = "supervisor.json"
 _Reply = Callable[[str], None]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Printer:
@@ -118,98 +111,6 @@ def _iso(moment: float) -> str:
 def backoff(crashes: int) -> float:
     """Seconds to wait before restarting a process after its ``crashes``-th exit in a row."""
     return float(min(BACKOFF_FIRST * 2 ** max(crashes - 1, 0), BACKOFF_MAX))
-
-
-class Proxy:
-    """TCP on (host, port) forwarded to 127.0.0.1:backend; the backend can be switched at any time."""
-
-    def __init__(self, host: str, port: int, backend: int) -> None:
-        self.backend = backend
-        self.active: dict[int, int] = {}  # open connections per backend port
-        self.active_changed = threading.Condition()
-        self.server = socket.create_server((host, port), reuse_port=False)
-        self.server.settimeout(0.5)
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.closed.set()
-        self.thread.join(timeout=5)
-        self.server.close()
-
-    def _accept(self) -> None:
-        while not self.closed.is_set():
-            try:
-                client, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        with self.active_changed:  # the backend is chosen and counted at once, so drain() sees it
-            backend = self.backend
-            self.active[backend] = self.active.get(backend, 0) + 1
-        try:
-            upstream = self._connect(backend)
-            if upstream is None:
-                return
-            with upstream:
-                back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-                back.start()
-                _pump(client, upstream)
-                back.join()
-        finally:
-            client.close()
-            with self.active_changed:
-                self.active[backend] -= 1
-                self.active_changed.notify_all()
-
-    def drain(self, backend: int, timeout: float) -> bool:
-        """Wait until no connection to ``backend`` is open (up to ``timeout`` s); False if some are."""
-        with self.active_changed:
-            return self.active_changed.wait_for(lambda: not self.active.get(backend), timeout)
-
-    def _connect(self, backend: int) -> socket.socket | None:
-        deadline = time.monotonic() + 10
-        while not self.closed.is_set():
-            try:
-                return socket.create_connection(("127.0.0.1", backend), timeout=5)
-            except OSError:
-                if time.monotonic() > deadline:
-                    return None
-                time.sleep(0.1)
-        return None
-
-
-def _pump(source: socket.socket, dest: socket.socket) -> None:
-    try:
-        source.settimeout(None)
-        while data := source.recv(65536):
-            dest.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dest.shutdown(socket.SHUT_WR)
-        with contextlib.suppress(OSError):
-            source.shutdown(socket.SHUT_RD)
-
-
-def accepts(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Does the process accept TCP connections on 127.0.0.1:port before ``timeout`` (and stay alive)?"""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
 
 
 class Supervisor:
