@@ -183,3 +183,15 @@ def test_test_compile_installs_the_test_requirements(
     for line in ("INSTALL_TEST=1", "DISABLE_COLLECTSTATIC=1", "LC_ALL=C.UTF-8", "LANG=en_US.UTF-8"):
         assert f"{line}\n" in result.stdout
     assert built_python(result, "import pytest; print(pytest.__version__)") == "9.2.0"
+
+
+def test_debug_setting_shows_each_command_the_build_ran(compile_app: Compile) -> None:
+    result = compile_app(
+        "pip_basic", config={"PYBUILDPACK_DEBUG": "1", "SOME_SECRET": "s3cr3t-value"}
+    ).check()
+    debug = [line for line in result.stdout.splitlines() if line.startswith("       [debug] ")]
+    commands = [line for line in debug if line.startswith("       [debug] $ ")]
+    assert any(" -m pip install " in line and "-r requirements.txt" in line for line in commands), debug
+    assert len([line for line in debug if " exit " in line and " after " in line]) == len(commands)
+    assert all(line.startswith("       ") for line in result.stdout.splitlines() if "import sys" in line)
+    assert not any("s3cr3t-value" in line for line in debug)  # (the fixture's post_compile prints env)

@@ -11,7 +11,7 @@ import pytest
 
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
-from test_platform_support import cli, ok, platform_env
+from support.platform import cli, ok, platform_env
 
 
 @pytest.fixture(scope="module")

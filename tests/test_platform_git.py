@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from pybuildpack.output import Console
-from pybuildpack.platform.lock import locked
+from pybuildpack.platform.state import AppState, locked
 from support import SRC
 from support.buildpack import free_port, http_get
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
-from test_platform_support import (
+from support.platform import (
     child_pids,
     cli,
     commit_all,
@@ -105,26 +105,27 @@ def test_git_push_deploys_restarts_and_rejects(
         ok(cli("rollback", "pushed", "v2", env=env))
         assert http_get(f"http://127.0.0.1:{port}/").text.startswith("Hello again!")
         releases = ok(cli("releases", "pushed", env=env)).stdout.splitlines()
-        assert [line.split()[:2] for line in releases[:3]] == [
+        assert [line.split()[:2] for line in releases[1:5]] == [
+            ["*", "v4"],
             ["v3", "succeeded"],
-            ["*", "v2"],
+            ["v2", "succeeded"],
             ["v1", "succeeded"],
         ]
+        assert "rollback to v2" in releases[1]
         proc.terminate()
         assert proc.wait(timeout=40) == 0
     assert not any(group_alive(pid) for pid in child_pids(tmp_path / "start.log"))
 
 
 def test_builds_of_one_app_are_serialised(tmp_path: Path) -> None:
-    lock = tmp_path / "lock"
     waiter = (
         "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
-        "from pybuildpack.output import Console; from pybuildpack.platform.lock import locked\n"
-        "with locked(Path(sys.argv[2]), Console(), 'app'): print('got it', flush=True)"
+        "from pybuildpack.output import Console; from pybuildpack.platform.state import AppState, locked\n"
+        "with locked(AppState('app', Path(sys.argv[2])), Console()): print('got it', flush=True)"
     )
-    with locked(lock, Console(), "app"):
+    with locked(AppState("app", tmp_path), Console()):
         proc = subprocess.Popen(
-            [sys.executable, "-c", waiter, str(SRC), str(lock)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", waiter, str(SRC), str(tmp_path)], stdout=subprocess.PIPE, text=True
         )
         assert proc.stdout is not None
         assert proc.stdout.readline() == "-----> Waiting for another build of app to finish\n"

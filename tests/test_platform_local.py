@@ -15,7 +15,7 @@ from pybuildpack.platform import buildpacks
 from support.buildpack import free_port, http_get
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
-from test_platform_support import (
+from support.platform import (
     child_pids,
     cli,
     copy_example,
@@ -91,8 +91,8 @@ def test_build_records_a_release(
     app = root / "releases" / "v1" / "app"
     assert (app / "extra.txt").is_file() and not (app / "docs").exists()
     assert (root / "config.json").stat().st_mode & 0o777 == 0o600
-    listing = ok(cli("releases", "flask", env=env)).stdout
-    assert listing.startswith("* v1 ") and "succeeded" in listing
+    listing = ok(cli("releases", "flask", env=env)).stdout.splitlines()
+    assert listing[0].split()[0] == "RELEASE" and listing[1].split()[:3] == ["*", "v1", "succeeded"]
 
 
 def test_run_one_off_in_the_app_environment(

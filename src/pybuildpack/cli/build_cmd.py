@@ -102,5 +102,16 @@ def _build(args: argparse.Namespace, console: Console) -> int:
     built = builder.build(state, fill, options, console)
     console.step(f"Released v{built.number} (build {time.monotonic() - started:.1f} s)")
     target = args.output if args.output is not None else state.name
-    console.info(f"Run it with: pybuildpack run {target}   (all processes: pybuildpack start {state.name})")
+    hint = run_hint(str(target), state.name, built.record.get("process_types") or {})
+    if hint:
+        console.info(hint)
     return 0
+
+
+def run_hint(target: str, name: str, processes: dict[str, str]) -> str:
+    """How to run what was built, naming a process type it declares (none: no hint)."""
+    kinds = [kind for kind in processes if kind != "release"]
+    if not kinds:
+        return ""
+    one = f"pybuildpack run {target}" if "web" in kinds else f"pybuildpack run {target} {kinds[0]}"
+    return f"Run it with: {one}   (all processes: pybuildpack start {name})"

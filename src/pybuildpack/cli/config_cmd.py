@@ -10,7 +10,8 @@ from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.output import Console
 from pybuildpack.platform import config as config_store
-from pybuildpack.platform.state import app_state
+from pybuildpack.platform import supervisor
+from pybuildpack.platform.state import app_state, known_app
 
 
 def register(sub: Any) -> None:
@@ -18,7 +19,8 @@ def register(sub: Any) -> None:
         "config",
         help="set, get, unset and list an app's config vars",
         description="Config vars reach the buildpacks (as ENV_DIR files) and every process of the app. "
-        "They take effect at the next build, run or start.",
+        "They take effect at the next build, run or start; set and unset also restart the processes of "
+        "a running `pybuildpack start` of the app (web without downtime), as Heroku does.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     setter = actions.add_parser("set", help="set KEY=VALUE pairs")
@@ -47,13 +49,17 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    state = app_state(args.app, args.state_dir)
+    # set may come before the first build (config the build needs); the others need an existing app
+    state = (
+        app_state(args.app, args.state_dir) if args.action == "set" else known_app(args.app, args.state_dir)
+    )
     config = config_store.load(state)
     if args.action == "set":
         new = config_store.parse_pairs(args.pairs, "config set")
         config.update(new)
         config_store.save(state, config)
         print(f"Set {', '.join(new)} for {state.name}.")
+        supervisor.notify_restart(state, Console())
     elif args.action == "unset":
         missing = [key for key in args.keys if config.pop(key, None) is None]
         config_store.save(state, config)
@@ -62,6 +68,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"Unset {', '.join(removed)} for {state.name}.")
         if missing:
             print(f"{state.name} had no config var {', '.join(missing)}; nothing to unset.")
+        if removed:
+            supervisor.notify_restart(state, Console())
     elif args.action == "get":
         if args.key not in config:
             raise BuildError(

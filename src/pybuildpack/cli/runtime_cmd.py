@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pybuildpack.cli.common import table_lines
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.runtime.manifest import RuntimeEntry, default_manifest_location, load_manifest
@@ -73,12 +74,20 @@ def _list(args: argparse.Namespace) -> int:
     host = host_platform()
     usable = set(manifest.for_host(host).values())
     console.step(f"Runtimes in {manifest.location}")
-    console.info(f"This host: {host.distro_tag} (also runs {host.portable_tag}); '*' = used here")
+    console.info(f"This host: {host.distro_tag} (also runs {host.portable_tag}); '*' = runs on this host")
     entries = sorted(manifest.entries, key=lambda e: (e.implementation, _version_key(e), e.platform))
-    for entry in entries:
-        mark = "*" if entry in usable else " "
-        name = "" if entry.implementation == "cpython" else f" ({entry.implementation})"
-        console.info(f"{mark} {entry.version:<9} {entry.platform:<22} {_size(entry.size):>9}{name}")
+    rows = [
+        (
+            "*" if entry in usable else "",
+            entry.version,
+            entry.platform,
+            _size(entry.size),
+            entry.implementation,
+        )
+        for entry in entries
+    ]
+    for line in table_lines([("", "VERSION", "PLATFORM", "SIZE", "IMPLEMENTATION"), *rows]):
+        console.info(line)
     if not entries:
         console.info("(no runtimes)")
     return 0

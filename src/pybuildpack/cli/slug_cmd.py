@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,9 @@ from pybuildpack import procfile
 from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.platform import slug, supervisor
-from pybuildpack.platform.builder import human_size, tree_size
-from pybuildpack.platform.lock import locked
-from pybuildpack.platform.state import app_state, known_app, write_json
+from pybuildpack.platform import releases, slug, supervisor
+from pybuildpack.platform.state import app_state, known_app, locked
+from pybuildpack.sizes import human_size
 
 
 def register(sub: Any) -> None:
@@ -66,13 +63,25 @@ def _export(args: argparse.Namespace, console: Console) -> int:
         app_dir = slug.current_or_error(state)
         number = state.current_number() or 0
     if args.output is not None and str(args.output) == "-":
-        slug.export_slug(app_dir, sys.stdout.buffer)
+        skipped = slug.export_slug(app_dir, sys.stdout.buffer)
+        _say_skipped(Console(out=sys.stderr), app_dir, skipped)
         return 0
     target = (args.output or Path(f"{state.name}-v{number}.tar.gz")).absolute()
-    slug.write_atomically(target, app_dir)
+    skipped = slug.write_atomically(target, app_dir)
     console.step(f"Exported {state.name} v{number} to {target} ({human_size(target.stat().st_size)})")
     console.info(f"sha256 {slug.digest(target)}")
+    _say_skipped(console, app_dir, skipped)
     return 0
+
+
+def _say_skipped(console: Console, app_dir: Path, skipped: list[slug.Skipped]) -> None:
+    if skipped:
+        shown = [entry.describe(app_dir) for entry in skipped[:10]]
+        more = [f"... and {len(skipped) - 10} more"] if len(skipped) > 10 else []
+        console.info(
+            "Left out what a slug cannot hold (only files, directories and symlinks):\n  "
+            + "\n  ".join([*shown, *more])
+        )
 
 
 def _import(args: argparse.Namespace, console: Console) -> int:
@@ -81,27 +90,18 @@ def _import(args: argparse.Namespace, console: Console) -> int:
         raise BuildError(f"The slug file {source} does not exist.", fix="Give the path of a .tar.gz slug.")
     state = app_state(args.app, args.state_dir)
     state.ensure()
-    with locked(state.lock_file, console, state.name):
-        number = state.next_number()
-        staging = state.releases_dir / f".v{number}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        slug.import_slug(source, staging / "app")
-        processes = procfile.read_procfile(staging / "app")
-        record = {
-            "app": state.name,
-            "number": number,
-            "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "source": {"kind": "slug", "revision": slug.digest(source), "changes": [], "file": str(source)},
-            "buildpacks": [],
-            "process_types": processes,
-            "config_vars": [],
-            "durations": {},
-            "slug_size": tree_size(staging / "app"),
-            "status": "succeeded",
-        }
-        write_json(staging / "release.json", record)
-        staging.rename(state.release_dir(number))
+    with locked(state, console):
+        staged = releases.stage(state)
+        slug.import_slug(source, staged.app_dir)
+        processes = procfile.read_procfile(staged.app_dir)
+        record = releases.new_record(
+            state,
+            source={"kind": "slug", "revision": slug.digest(source), "changes": [], "file": str(source)},
+            process_types=processes,
+            status="succeeded",
+        )
+        staged.record(record)
+        number = staged.number
         state.set_current(number)
     supervisor.notify_restart(state, console)
     console.step(

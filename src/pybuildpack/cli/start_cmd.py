@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.platform import runner
+from pybuildpack.platform import applog, runner, supervisor
 from pybuildpack.platform.state import AppState
 from pybuildpack.platform.supervisor import Supervisor, runnable
 
@@ -23,8 +21,9 @@ def register(sub: Any) -> None:
         help="run all the process types of an app together",
         description="Run every process type of APP's Procfile (but release) with prefixed log lines. "
         "The web process is served on --host:--port. Ctrl-C or SIGTERM stops them all. A deploy of the "
-        "app (build, git push, rollback) restarts them on the new release, the web process without "
-        "downtime.",
+        "app (build, git push, rollback, config set) restarts them on the new release, the web process "
+        "without downtime. A process that exits is restarted after 1 s, then 2, 4, ... up to 60 s while "
+        "it keeps crashing. For an app name, every line also goes to the app's log (see pybuildpack logs).",
     )
     parser.add_argument("app", metavar="APP", help="an app name, or the directory of a built app")
     parser.add_argument("--port", type=int, default=None, help="PORT for web (default: $PORT or 5000)")
@@ -35,6 +34,13 @@ def register(sub: Any) -> None:
         default=30.0,
         metavar="SECONDS",
         help="how long a new web process has to accept connections on a restart (default: 30)",
+    )
+    parser.add_argument(
+        "--log-limit",
+        type=int,
+        default=applog.LIMIT,
+        metavar="BYTES",
+        help=f"rotate the app's log when it reaches this size (default: {applog.LIMIT // 1024 // 1024} MB)",
     )
     add_state_option(parser)
     parser.set_defaults(func=main)
@@ -50,25 +56,26 @@ def main(args: argparse.Namespace) -> int:
     except BuildError as error:
         Console().error(error)
         return 1
-    supervisor = Supervisor(app_dir, state, host=args.host, port=port, boot_timeout=args.boot_timeout)
-    signal.signal(signal.SIGINT, supervisor.request_stop)
-    signal.signal(signal.SIGTERM, supervisor.request_stop)
+    manager = Supervisor(
+        app_dir, state, host=args.host, port=port, boot_timeout=args.boot_timeout, log_limit=args.log_limit
+    )
+    signal.signal(signal.SIGINT, manager.request_stop)
+    signal.signal(signal.SIGTERM, manager.request_stop)
     try:
-        supervisor.start()
-        return supervisor.wait()
+        manager.start()
+        return manager.wait()
     except OSError as exc:
-        supervisor.say(f"could not start: {exc}")
+        manager.say(f"could not start: {exc}")
         return 1
     finally:
-        supervisor.shutdown()
+        manager.shutdown()
 
 
 def _check_not_running(state: AppState) -> None:
-    try:
-        pid = int(json.loads((state.root / "supervisor.json").read_text(encoding="utf-8"))["pid"])
-        os.kill(pid, 0)
-    except (OSError, ValueError, KeyError, TypeError):
+    info = supervisor.running(state)
+    if info is None:
         return
+    pid = info["pid"]
     raise BuildError(
         f"The processes of {state.name} are already running (pybuildpack start, pid {pid}).",
         fix=f"Stop that one first (kill {pid}), or use it: deploys restart it.",

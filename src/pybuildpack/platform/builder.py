@@ -7,8 +7,6 @@ failure leaves the previous release current and untouched.
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
 import shutil
 import tarfile
@@ -22,11 +20,11 @@ from typing import Any
 
 from pybuildpack import procfile, run
 from pybuildpack.output import Console
-from pybuildpack.platform import buildpacks, runner, slugsize
+from pybuildpack.platform import buildpacks, releases, runner, runtime_source, slugsize
 from pybuildpack.platform import config as config_store
-from pybuildpack.platform.lock import locked
 from pybuildpack.platform.source import Source, apply_slugignore, plain_git_env
-from pybuildpack.platform.state import AppState, write_json
+from pybuildpack.platform.state import AppState, locked
+from pybuildpack.sizes import human_size
 
 SourceFiller = Callable[[Path], Source]
 CLEAR_CACHE_VAR = "PYBUILDPACK_CLEAR_CACHE"
@@ -49,7 +47,7 @@ class BuildOptions:
     python_prefixes: list[Path] = field(default_factory=list)
     clear_cache: bool = False
     # run under the app's lock once the release is current (restarting `pybuildpack start`)
-    on_released: Callable[[], None] | None = None
+    on_released: Callable[[], object] | None = None
 
 
 @dataclass
@@ -73,8 +71,8 @@ def build(state: AppState, fill: SourceFiller, options: BuildOptions, console: C
     """Build and release; raises BuildFailed (already explained in the log) or BuildError."""
     started = time.monotonic()
     state.ensure()
-    with locked(state.lock_file, console, state.name):
-        clean_leftovers(state)
+    with locked(state, console):
+        releases.clean_leftovers(state)
         work = Path(tempfile.mkdtemp(prefix="build-", dir=state.tmp_dir))
         try:
             return _build_in(_Run(state, options, console, started, work), fill)
@@ -115,11 +113,11 @@ def _build_in(ctx: _Run, fill: SourceFiller) -> Built:
         base_env[CLEAR_CACHE_VAR] = "1"
         console.info(f"--no-cache: the build starts from an empty cache ({CLEAR_CACHE_VAR}=1)")
     if any(bp.own for bp in packs):
-        from pybuildpack.cli.runtime_source import MANIFEST_VAR, choose_manifest
-
-        manifest = choose_manifest(build_dir, cache_dir, config, options.python_prefixes, console)
+        manifest = runtime_source.choose_manifest(
+            build_dir, cache_dir, config, options.python_prefixes, console
+        )
         if manifest is not None:
-            base_env[MANIFEST_VAR] = manifest
+            base_env[runtime_source.MANIFEST_VAR] = manifest
     try:
         outcome = buildpacks.run_all(packs, (build_dir, cache_dir, env_dir), base_env, console, durations)
     except buildpacks.CompileFailed as failed:
@@ -127,17 +125,31 @@ def _build_in(ctx: _Run, fill: SourceFiller) -> Built:
     processes = {**outcome.default_process_types, **procfile.read_procfile(build_dir)}
     console.step("Discovering process types")
     console.info(f"Procfile declares types -> {', '.join(processes) or '(none)'}")
-    record: dict[str, Any] = {
-        "app": state.name,
-        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "source": {"kind": source.kind, "revision": source.revision, "changes": source.changes},
-        "buildpacks": buildpacks.records(packs),
-        "process_types": processes,
-        "config_vars": sorted(config),
-        "durations": durations,
-        "status": "pending",
-    }
+    _warn_if_nothing_to_run(build_dir, processes, console)
+    record = releases.new_record(
+        state,
+        source={"kind": source.kind, "revision": source.revision, "changes": source.changes},
+        buildpacks=buildpacks.records(packs),
+        process_types=processes,
+        config_vars=sorted(config),
+        durations=durations,
+    )
     return _release(ctx, build_dir, record, config)
+
+
+def _warn_if_nothing_to_run(build_dir: Path, processes: dict[str, str], console: Console) -> None:
+    if any(kind != "release" for kind in processes):
+        return
+    found = (
+        "has a Procfile that declares no process" if (build_dir / "Procfile").exists() else "has no Procfile"
+    )
+    console.warning(
+        "No process type is declared: there is nothing to run.",
+        f"The app {found} to run (and its buildpacks declared no default process types), so "
+        "`pybuildpack run` and `pybuildpack start` will have nothing to start.\n"
+        "Declare the web process in a file named Procfile at the root of the app, for example:\n"
+        "    web: gunicorn myapp.wsgi",
+    )
 
 
 def _build_env(source: Source) -> dict[str, str]:
@@ -149,16 +161,10 @@ def _build_env(source: Source) -> dict[str, str]:
 
 def _release(ctx: _Run, build_dir: Path, record: dict[str, Any], config: dict[str, str]) -> Built:
     state, options, console = ctx.state, ctx.options, ctx.console
-    number = state.next_number()
-    release_dir = state.release_dir(number)
-    staging = state.releases_dir / f".v{number}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    build_dir.rename(staging / "app")
-    record["number"] = number
-    record["slug_size"] = tree_size(staging / "app")
-    write_json(staging / "release.json", record)
-    staging.rename(release_dir)
+    staged = releases.stage(state)
+    number = staged.number
+    build_dir.rename(staged.app_dir)
+    release_dir = staged.record(record)
     app_dir = release_dir / "app"
     command = record["process_types"].get("release")
     if command:
@@ -166,7 +172,7 @@ def _release(ctx: _Run, build_dir: Path, record: dict[str, Any], config: dict[st
     record["status"] = "succeeded"
     _show_slug_size(state, app_dir, record, console)
     record["durations"]["total"] = round(time.monotonic() - ctx.started, 3)
-    write_json(release_dir / "release.json", record)
+    releases.update(state, number, record)
     state.set_current(number)
     if options.on_released is not None:
         options.on_released()
@@ -192,24 +198,6 @@ def _show_slug_size(state: AppState, app_dir: Path, record: dict[str, Any], cons
     )
 
 
-def clean_leftovers(state: AppState) -> None:
-    """What builds killed before they finished left behind (the caller holds the app's lock)."""
-    for leftover in state.tmp_dir.glob("build-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    for partial in state.releases_dir.glob(".v*.partial"):
-        shutil.rmtree(partial, ignore_errors=True)
-    for number in state.numbers():
-        path = state.release_dir(number) / "release.json"
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and record.get("status") == "pending":
-            record["status"] = "interrupted"
-            record["failure"] = "the build was stopped before the release was made current"
-            write_json(path, record)
-
-
 def _release_phase(
     ctx: _Run, number: int, command: str, config: dict[str, str], record: dict[str, Any]
 ) -> None:
@@ -224,34 +212,13 @@ def _release_phase(
         return
     record["status"] = "failed"
     record["failure"] = f"release process exited with status {result.returncode}"
-    release_dir = state.release_dir(number)
-    write_json(release_dir / "release.json", record)
-    shutil.rmtree(release_dir / "app", ignore_errors=True)
+    releases.update(state, number, record)
+    shutil.rmtree(state.release_dir(number) / "app", ignore_errors=True)
     current = state.current_number()
     kept = f"v{current} stays current" if current else "no release is current"
     raise BuildFailed(
         f"the release process failed (exit {result.returncode}): v{number} not released, {kept}."
     )
-
-
-def tree_size(root: Path) -> int:
-    total = 0
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            try:
-                total += (Path(directory) / name).lstat().st_size
-            except OSError:
-                continue
-    return total
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
-        value /= 1024
-    return f"{size} B"
 
 
 def copy_release(app_dir: Path, output: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -59,7 +60,48 @@ def port_setting(given: int | None) -> int:
 
 
 def boot_command(command: str) -> list[str]:
-    return ["sh", "-c", BOOT, "pybuildpack-run", command]
+    return ["sh", "-c", BOOT, "pybuildpack-run", exec_form(command)]
+
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_LEADING_ASSIGNMENTS = re.compile(
+    r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=(?:'[^']*'|\"(?:[^\"\\]|\\.)*\"|\\.|[^\s'\"\\])*\s+)*"
+)
+_RESERVED = frozenset(
+    {"!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until",
+     "while", "exec", "function", "time", "[[", "select"}
+)  # fmt: skip
+
+
+def exec_form(command: str) -> str:
+    """``command`` with `exec` before its program when it is one simple command.
+
+    Debian's sh (dash) forks even for the last command of `sh -c`, so without this a SIGTERM to the
+    process `run` or `start` started would stop the shell and leave the program (gunicorn) running.
+    Lists, pipelines, compound commands and anything unusual are left as they are.
+    """
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()<>")
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return command
+    if "\n" in command or any(_separator(token) for token in tokens):
+        return command
+    leading = 0
+    while leading < len(tokens) and _ASSIGNMENT.match(tokens[leading]):
+        leading += 1
+    if leading == len(tokens) or tokens[leading] in _RESERVED:
+        return command
+    prefix = _LEADING_ASSIGNMENTS.match(command)
+    if prefix is None or len(shlex.split(prefix[0])) != leading:
+        return command
+    return f"{prefix[0]}exec {command[prefix.end() :]}"
+
+
+def _separator(token: str) -> bool:
+    """A control operator (`;`, `&`, `&&`, `|`, `||`, a parenthesis), not a redirection such as `2>&1`."""
+    return bool(token) and set(token) <= set(";&|()<>") and not (set(token) & set("<>"))
 
 
 def process_env(

@@ -2,6 +2,8 @@
 
 Export is byte-identical for the same release: entries sorted, every mtime fixed, owners 0/root,
 permissions kept, `.git` left out, and a gzip header without name or time. Entries are under `app/`.
+Only files, directories and symlinks go into a slug: sockets (a running gunicorn's control socket),
+FIFOs and device files are left out, and the caller is told which.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -28,25 +32,62 @@ class Writable(Protocol):
     def flush(self) -> object: ...
 
 
-def export_slug(app_dir: Path, output: Writable) -> None:
+def export_slug(app_dir: Path, output: Writable) -> list[Skipped]:
+    """Write the slug of ``app_dir`` to ``output``; returns what was left out (not a file, dir or link)."""
+    skipped: list[Skipped] = []
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=output, mtime=0, compresslevel=LEVEL) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         _add(tar, app_dir, ROOT)
-        for path in walk(app_dir):
+        for path in walk(app_dir, skipped):
             _add(tar, path, f"{ROOT}/{path.relative_to(app_dir).as_posix()}")
+    return skipped
 
 
-def walk(root: Path) -> list[Path]:
-    """Every path under ``root`` in slug order (sorted by name bytes, depth first), without `.git`."""
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    kind: str  # socket, FIFO, character device, block device
+
+    def describe(self, root: Path) -> str:
+        return f"{self.path.relative_to(root).as_posix()} ({self.kind})"
+
+
+def _special_kind(path: Path) -> str | None:
+    """None for what a slug holds (a file, dir or symlink), else what the entry is."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "unreadable"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def walk(root: Path, skipped: list[Skipped] | None = None) -> list[Path]:
+    """Every path under ``root`` in slug order (sorted by name bytes, depth first), without `.git` and
+    without entries a slug cannot hold (added to ``skipped`` when given)."""
     found: list[Path] = []
     for entry in sorted(root.iterdir(), key=lambda p: p.name.encode("utf-8", "surrogateescape")):
         if entry.name == ".git":
             continue
+        kind = _special_kind(entry)
+        if kind is not None:
+            if skipped is not None:
+                skipped.append(Skipped(entry, kind))
+            continue
         found.append(entry)
         if entry.is_dir() and not entry.is_symlink():
-            found.extend(walk(entry))
+            found.extend(walk(entry, skipped))
     return found
 
 
@@ -105,11 +146,12 @@ def import_slug(slug: Path, dest: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_atomically(target: Path, app_dir: Path) -> None:
+def write_atomically(target: Path, app_dir: Path) -> list[Skipped]:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as handle:
-        export_slug(app_dir, handle)
+        skipped = export_slug(app_dir, handle)
     tmp.replace(target)
+    return skipped
 
 
 def slug_bytes(app_dir: Path) -> bytes:

@@ -9,7 +9,8 @@
     current -> releases/vN
     lock                 serialises builds (and git pushes) of the app
     repo.git/            the default git remote (pybuildpack git-remote init)
-    supervisor.json      pid and control socket of a running `pybuildpack start`
+    supervisor.json      pid, control socket and processes of a running `pybuildpack start`
+    logs/app.log         what `pybuildpack start` ran and printed (platform/applog.py), for `logs`
     push.json            the receive-pack of the last git push (see githook.check_not_overtaken)
     slug-sizes.json      compressed sizes of files, for the slug size estimate of the next build
     tmp/                 build dirs (on the same filesystem, so a release is a rename)
@@ -22,14 +23,18 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pybuildpack import filelock
 from pybuildpack.env import user_dir
 from pybuildpack.errors import BuildError, quoted
+from pybuildpack.output import Console
 
 STATE_VAR = "PYBUILDPACK_STATE_DIR"
+LOCK_TIMEOUT = 3600.0  # a build of the app (or a git push) that runs longer than this is stuck
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 _RELEASE = re.compile(r"v([1-9][0-9]*)")
 
@@ -96,6 +101,10 @@ class AppState:
         return self.root / "slug-sizes.json"
 
     @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
     def tmp_dir(self) -> Path:
         return self.root / "tmp"
 
@@ -159,6 +168,16 @@ class AppState:
         if not isinstance(data, dict):
             return {"number": number, "status": "unreadable", "failure": f"{path}: not a JSON object"}
         return data
+
+
+def locked(state: AppState, console: Console, timeout: float = LOCK_TIMEOUT) -> AbstractContextManager[None]:
+    """Hold the app's lock, so two builds (or git pushes) of one app run one after the other."""
+    return filelock.exclusive(
+        state.lock_file,
+        what=f"the app {state.name}",
+        timeout=timeout,
+        on_wait=lambda: console.step(f"Waiting for another build of {state.name} to finish"),
+    )
 
 
 def app_state(name: str, state_dir: Path | None = None) -> AppState:

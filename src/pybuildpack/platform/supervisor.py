@@ -1,16 +1,19 @@
 """`pybuildpack start`: every process type of a release together, like `heroku local`.
 
 Each process runs in its own process group with its output prefixed (`12:00:01 web.1 | ...`, coloured on
-a terminal). The web process sits behind a small TCP proxy on PORT, so a deploy can start the new web
-process on a fresh port, wait until it accepts connections, switch the proxy to it and only then stop
-the old one; if it does not come up in time the old one keeps serving. Ctrl-C or SIGTERM stops every
-process group (SIGTERM, then SIGKILL after a grace period). A deploy asks for a restart through a unix
-socket recorded in `<app>/supervisor.json`.
+a terminal). The web process sits behind a small TCP proxy on PORT (platform/proxy.py), so a deploy can
+start the new web process on a fresh port, wait until it accepts connections, switch the proxy to it
+and only then stop the old one; if it does not come up in time the old one keeps serving. Ctrl-C or
+SIGTERM stops every process group (SIGTERM, then SIGKILL after a grace period). A deploy asks for a
+restart through a unix socket recorded in `<app>/supervisor.json`, which also lists the processes (for
+`pybuildpack ps`). Every line also goes to the app's log (platform/applog.py, for `pybuildpack logs`).
+A process that exits is restarted, as a dyno manager does, after a delay that doubles with each crash
+in a row (1 s, 2 s, 4 s, ... up to a minute) and starts again at 1 s once a process has run for a minute.
 """
 
 from __future__ import annotations
 
-import contextlib
+import datetime
 import json
 import os
 import signal
@@ -23,31 +26,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pybuildpack import run
 from pybuildpack.output import Console, colour_wanted
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform import runner
+from pybuildpack.platform.applog import LIMIT as LOG_LIMIT
+from pybuildpack.platform.applog import SYSTEM, AppLog
+from pybuildpack.platform.proxy import Proxy, accepts, free_port
 from pybuildpack.platform.state import AppState, write_json
 
 _COLOURS = ("36", "33", "32", "35", "34", "31")
 GRACE = 10.0
+DRAIN = 10.0  # how long a swap waits for the requests the old web process is serving
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+BACKOFF_RESET = 60.0  # a process that ran this long before it exited starts a new series of crashes
+INFO = "supervisor.json"
 _Reply = Callable[[str], None]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Printer:
     """Prefixed, optionally coloured log lines from many threads."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, log: AppLog | None = None) -> None:
         self.out = out
+        self.log = log
         self.colour = colour_wanted(os.environ, out)
         self.lock = threading.Lock()
         self.width = 6
@@ -62,6 +67,8 @@ class Printer:
         with self.lock:
             self.out.write(f"{stamp} {label} | {text}\n")
             self.out.flush()
+        if self.log is not None:
+            self.log.write(name, text)
 
 
 @dataclass
@@ -70,86 +77,40 @@ class Child:
     proc: subprocess.Popen[bytes]
     port: int
     release: Path
+    command: str = ""
     retiring: bool = False
     pump: threading.Thread | None = field(default=None, repr=False)
+    started_at: float = field(default_factory=time.time)
+    crashes: int = 0  # exits in a row, each within BACKOFF_RESET of its start
+    restart_at: float | None = None  # time.monotonic() of the restart after a crash
 
     @property
     def name(self) -> str:
         return f"{self.kind}.1"
 
-
-class Proxy:
-    """TCP on (host, port) forwarded to 127.0.0.1:backend; the backend can be switched at any time."""
-
-    def __init__(self, host: str, port: int, backend: int) -> None:
-        self.backend = backend
-        self.server = socket.create_server((host, port), reuse_port=False)
-        self.server.settimeout(0.5)
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.closed.set()
-        self.thread.join(timeout=5)
-        self.server.close()
-
-    def _accept(self) -> None:
-        while not self.closed.is_set():
-            try:
-                client, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        upstream = self._connect()
-        if upstream is None:
-            client.close()
-            return
-        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
-        _pump(client, upstream)
-
-    def _connect(self) -> socket.socket | None:
-        deadline = time.monotonic() + 10
-        while not self.closed.is_set():
-            try:
-                return socket.create_connection(("127.0.0.1", self.backend), timeout=5)
-            except OSError:
-                if time.monotonic() > deadline:
-                    return None
-                time.sleep(0.1)
-        return None
+    def describe(self) -> dict[str, object]:
+        """The process as `pybuildpack ps` shows it."""
+        crashed = self.restart_at is not None
+        return {
+            "type": self.kind,
+            "name": self.name,
+            "pid": self.proc.pid,
+            "port": self.port,
+            "since": _iso(self.started_at),
+            "state": "crashed" if crashed else "up",
+            "restarts_in": round(max(0.0, (self.restart_at or 0) - time.monotonic()), 1) if crashed else None,
+            "release": self.release.parent.name,
+            "command": self.command,
+        }
 
 
-def _pump(source: socket.socket, dest: socket.socket) -> None:
-    try:
-        source.settimeout(None)
-        while data := source.recv(65536):
-            dest.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            dest.shutdown(socket.SHUT_WR)
-        with contextlib.suppress(OSError):
-            source.shutdown(socket.SHUT_RD)
+def _iso(moment: float) -> str:
+    return datetime.datetime.fromtimestamp(moment, datetime.UTC).isoformat(timespec="seconds")
 
 
-def accepts(port: int, proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Does the process accept TCP connections on 127.0.0.1:port before ``timeout`` (and stay alive)?"""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
+def backoff(crashes: int) -> float:
+    """Seconds to wait before restarting a process after its ``crashes``-th exit in a row."""
+    return float(min(BACKOFF_FIRST * 2 ** max(crashes - 1, 0), BACKOFF_MAX))
 
 
 class Supervisor:
@@ -162,13 +123,18 @@ class Supervisor:
         port: int,
         boot_timeout: float,
         out: TextIO | None = None,
+        log_limit: int | None = None,
     ) -> None:
         self.app_dir = app_dir
         self.state = state
         self.host = host
         self.port = port
         self.boot_timeout = boot_timeout
-        self.printer = Printer(out or sys.stdout)
+        self.log = None if state is None else AppLog(state.log_dir, log_limit or LOG_LIMIT)
+        self.printer = Printer(out or sys.stdout, self.log)
+        self.started_at = time.time()
+        self.record_lock = threading.Lock()
+        self.socket_path: Path | None = None
         self.children: list[Child] = []
         self.proxy: Proxy | None = None
         self.stopping = threading.Event()
@@ -178,7 +144,7 @@ class Supervisor:
         self.control_dir: Path | None = None
 
     def say(self, text: str) -> None:
-        self.printer.line("system", text)
+        self.printer.line(SYSTEM, text)
 
     # -- starting -----------------------------------------------------------------------------------
     def _config(self) -> dict[str, str]:
@@ -187,7 +153,7 @@ class Supervisor:
     def _spawn(self, kind: str, command: str, release: Path, port: int) -> Child:
         env = runner.process_env(release, self._config(), port=port, dyno=f"{kind}.1")
         proc = run.spawn_group(runner.boot_command(command), env=env, cwd=release)
-        child = Child(kind, proc, port, release)
+        child = Child(kind, proc, port, release, command)
         child.pump = threading.Thread(target=self._pump_output, args=(child,), daemon=True)
         child.pump.start()
         self.say(f"started {child.name} (pid {proc.pid}, PORT={port}): {command}")
@@ -225,14 +191,47 @@ class Supervisor:
     # -- the main loop and stopping -------------------------------------------------------------------
     def wait(self) -> int:
         while not self.stopping.is_set():
-            for child in list(self.children):
-                code = child.proc.poll()
-                if code is not None and not child.retiring:
-                    self.say(f"{child.name} exited with status {code}: stopping all processes")
-                    self.exit_code = code or 1
-                    self.stopping.set()
+            if self.restart_lock.acquire(blocking=False):  # not while a deploy replaces the processes
+                try:
+                    for child in list(self.children):
+                        self._watch(child)
+                finally:
+                    self.restart_lock.release()
             self.stopping.wait(0.2)
         return self.exit_code
+
+    def _watch(self, child: Child) -> None:
+        """Notice a crash and schedule the restart; restart when it is due."""
+        if child.retiring or child not in self.children:
+            return
+        if child.restart_at is not None:
+            if time.monotonic() >= child.restart_at:
+                self._respawn(child)
+            return
+        code = child.proc.poll()
+        if code is None:
+            return
+        ran = time.time() - child.started_at
+        child.crashes = 1 if ran >= BACKOFF_RESET else child.crashes + 1
+        delay = backoff(child.crashes)
+        child.restart_at = time.monotonic() + delay
+        self.say(
+            f"{child.name} exited with status {code} after {ran:.1f} s (crash {child.crashes} in a row); "
+            f"restarting it in {delay:g} s"
+        )
+        self.record()
+
+    def _respawn(self, child: Child) -> None:
+        run.stop_group(child.proc, GRACE)  # what is left of its process group
+        if child.pump is not None:
+            child.pump.join(timeout=5)
+        port = free_port() if child.kind == "web" else child.port
+        new = self._spawn(child.kind, child.command, child.release, port)
+        new.crashes = child.crashes
+        if child.kind == "web" and self.proxy is not None:
+            self.proxy.backend = port
+        self.children[self.children.index(child)] = new
+        self.record()
 
     def request_stop(self, signum: int, _frame: object) -> None:
         self.say(f"received {signal.Signals(signum).name}: stopping all processes")
@@ -247,6 +246,8 @@ class Supervisor:
             self.children = []
         if self.proxy is not None:
             self.proxy.close()
+        if self.log is not None:
+            self.log.close()
 
     # -- restarts (a deploy) ----------------------------------------------------------------------------
     def _listen(self) -> None:
@@ -257,14 +258,32 @@ class Supervisor:
         self.control.bind(str(path))
         self.control.listen()
         self.control.settimeout(0.5)
-        write_json(self.state.root / "supervisor.json", {"pid": os.getpid(), "socket": str(path)})
+        self.socket_path = path
+        self.record()
         threading.Thread(target=self._control_loop, daemon=True).start()
+
+    def record(self) -> None:
+        """Write `<app>/supervisor.json`: how to reach this supervisor, and its processes."""
+        if self.state is None or self.control is None:
+            return
+        with self.record_lock:
+            write_json(
+                self.state.root / INFO,
+                {
+                    "pid": os.getpid(),
+                    "socket": str(self.socket_path),
+                    "host": self.host,
+                    "port": self.port,
+                    "started_at": _iso(self.started_at),
+                    "processes": [child.describe() for child in self.children if not child.retiring],
+                },
+            )
 
     def _close_control(self) -> None:
         if self.control is None:
             return
         if self.state is not None:
-            (self.state.root / "supervisor.json").unlink(missing_ok=True)
+            (self.state.root / INFO).unlink(missing_ok=True)
         self.control.close()
         self.control = None
         if self.control_dir is not None:
@@ -283,12 +302,23 @@ class Supervisor:
             with conn:
                 conn.settimeout(self.boot_timeout + 60)
                 try:
-                    if conn.recv(64).strip() == b"restart":
-                        self.restart(_replier(conn))
+                    words = conn.recv(256).decode("utf-8", "replace").split()
+                    if words and words[0] == "restart":
+                        self.restart(self._logged(_replier(conn)), words[1] if len(words) > 1 else None)
                 except OSError:
                     continue
 
-    def restart(self, reply: _Reply) -> None:
+    def _logged(self, reply: _Reply) -> _Reply:
+        """Replies to the deployer that also go to the app's log."""
+
+        def both(text: str) -> None:
+            self.say(text.partition(" ")[2])
+            reply(text)
+
+        return both
+
+    def restart(self, reply: _Reply, only: str | None = None) -> None:
+        """Restart on the current release: every process, or only the type ``only``."""
         assert self.state is not None
         with self.restart_lock:
             if self.stopping.is_set():
@@ -299,10 +329,16 @@ class Supervisor:
                 reply("failed no current release")
                 return
             processes = runnable(release)
-            if not self._restart_web(release, processes, reply):
+            if only is not None and only not in processes:
+                reply(f"failed {release.parent.name} declares no process type {only!r}")
                 return
-            self._replace_others(release, processes)
-            reply(f"ok restarted {', '.join(processes)} from {release.parent.name}")
+            if only in (None, "web") and not self._restart_web(release, processes, reply):
+                return
+            if only != "web":
+                self._replace_others(release, processes, only)
+            self.record()
+            restarted = only or ", ".join(processes)
+            reply(f"ok restarted {restarted} from {release.parent.name}")
 
     def _restart_web(self, release: Path, processes: dict[str, str], reply: _Reply) -> bool:
         """Swap, start or stop the web process for the new release; False if the old one must stay."""
@@ -341,13 +377,15 @@ class Supervisor:
         self.proxy.backend = port
         reply(f"info the new web process accepts connections; stopping the old one (pid {old.proc.pid})")
         old.retiring = True
+        if not self.proxy.drain(old.port, DRAIN):
+            reply(f"info requests to the old web process still open after {DRAIN:g} s are cut")
         self.children.append(new)
         stop_children([old])
         self.children.remove(old)
         return True
 
-    def _replace_others(self, release: Path, processes: dict[str, str]) -> None:
-        olds = [c for c in self.children if c.kind != "web"]
+    def _replace_others(self, release: Path, processes: dict[str, str], only: str | None = None) -> None:
+        olds = [c for c in self.children if c.kind != "web" and only in (None, c.kind)]
         for child in olds:
             child.retiring = True
         stop_children(olds)
@@ -355,7 +393,7 @@ class Supervisor:
             self.children.remove(child)
         ports = self._ports(processes)
         for kind, command in processes.items():
-            if kind != "web":
+            if kind != "web" and only in (None, kind):
                 self.children.append(self._spawn(kind, command, release, ports[kind]))
 
 
@@ -385,31 +423,62 @@ def stop_children(children: list[Child]) -> None:
             child.pump.join(timeout=5)
 
 
-def notify_restart(state: AppState, console: Console) -> None:
-    """Ask a running `pybuildpack start` of the app to restart on the current release; report it."""
-    info = state.root / "supervisor.json"
+def running(state: AppState) -> dict[str, Any] | None:
+    """What a running `pybuildpack start` of the app recorded (supervisor.json), or None."""
     try:
-        data = json.loads(info.read_text(encoding="utf-8"))
-        pid, path = int(data["pid"]), str(data["socket"])
-        os.kill(pid, 0)
+        data = json.loads((state.root / INFO).read_text(encoding="utf-8"))
+        pid = int(data["pid"])
     except (OSError, ValueError, KeyError, TypeError):
-        return
+        return None
+    if not isinstance(data, dict) or not pid_running(pid):
+        return None
+    return data
+
+
+def pid_running(pid: int) -> bool:
+    """Is process ``pid`` alive (a zombie, waiting for its parent to reap it, is not)?"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat[stat.rfind(")") + 2 :].split()[:1] != ["Z"]
+
+
+def notify_restart(state: AppState, console: Console, only: str | None = None) -> bool | None:
+    """Ask a running `pybuildpack start` of the app to restart (every process, or type ``only``) on
+    the current release, and report how it went: None when none runs, else whether it succeeded."""
+    info = running(state)
+    if info is None:
+        return None
+    pid, path = info["pid"], str(info["socket"])
     console.step(f"Restarting the processes of `pybuildpack start {state.name}` (pid {pid})")
+    succeeded = True
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(600)
             conn.connect(path)
-            conn.sendall(b"restart\n")
+            conn.sendall(b"restart" + (f" {only}".encode() if only else b"") + b"\n")
             with conn.makefile("r", encoding="utf-8") as replies:
                 for line in replies:
-                    _show_reply(line.rstrip("\n"), console)
+                    succeeded = _show_reply(line.rstrip("\n"), console) and succeeded
     except OSError as exc:
         console.warning("The running processes could not be restarted.", f"{exc}")
+        return False
+    return succeeded
 
 
-def _show_reply(line: str, console: Console) -> None:
+def _show_reply(line: str, console: Console) -> bool:
     kind, _, text = line.partition(" ")
     if kind == "failed":
         console.warning("The running processes were not restarted.", text)
-    else:
-        console.info(text)
+        return False
+    console.info(text)
+    return True

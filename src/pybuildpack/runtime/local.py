@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pybuildpack import filelock
 from pybuildpack.runtime.manifest import RuntimeEntry, Version, format_version, load_manifest
-from pybuildpack.runtime.pack import MANIFEST_NAME, file_lock, pack_runtime
+from pybuildpack.runtime.pack import MANIFEST_NAME, pack_runtime
 from pybuildpack.runtime.platform import HostPlatform, host_platform
 
 _PATCHLEVEL = re.compile(rb'#define\s+PY_VERSION\s+"(\d+)\.(\d+)\.(\d+)"')
@@ -113,13 +114,18 @@ def _archive_present(entry: RuntimeEntry) -> bool:
 
 
 def ensure_packed(
-    interp: LocalInterpreter, mirror_dir: Path, *, host: HostPlatform | None = None
+    interp: LocalInterpreter,
+    mirror_dir: Path,
+    *,
+    host: HostPlatform | None = None,
+    tool_path: str | None = None,
 ) -> RuntimeEntry:
-    """The mirror entry for this interpreter, packing it first unless it is already there."""
+    """The mirror entry for this interpreter, packing it first unless it is already there
+    (with the patchelf found on ``tool_path``, default PATH)."""
     host = host or host_platform()
     mirror_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(mirror_dir / ".pack.lock"):
+    with filelock.exclusive(mirror_dir / ".pack.lock", what=f"the runtime mirror {mirror_dir}"):
         entry = _already_packed(interp, mirror_dir, host)
         if entry is None:
-            entry = pack_runtime(interp.prefix, mirror_dir, host=host)
+            entry = pack_runtime(interp.prefix, mirror_dir, host=host, tool_path=tool_path)
     return entry

@@ -6,7 +6,6 @@ build flags -> reproducible tar.gz -> entry in ``output_dir/manifest.json`` (ato
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import hashlib
 import json
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pybuildpack import run
+from pybuildpack import filelock, run
 from pybuildpack.errors import BuildError
 from pybuildpack.runtime.manifest import (
     FAILURE,
@@ -61,8 +60,11 @@ class PrefixInfo:
         return f"{self.version[0]}.{self.version[1]}"
 
 
-def pack_runtime(prefix: Path, output_dir: Path, *, host: HostPlatform | None = None) -> RuntimeEntry:
-    patchelf = find_patchelf()
+def pack_runtime(
+    prefix: Path, output_dir: Path, *, host: HostPlatform | None = None, tool_path: str | None = None
+) -> RuntimeEntry:
+    """Pack ``prefix`` into ``output_dir``; patchelf is looked up on ``tool_path`` (default: PATH)."""
+    patchelf = find_patchelf(tool_path)
     prefix = prefix.absolute()
     info = inspect_prefix(prefix)
     platform_tag = (host or host_platform()).distro_tag
@@ -94,8 +96,8 @@ def pack_runtime(prefix: Path, output_dir: Path, *, host: HostPlatform | None = 
     return entry
 
 
-def find_patchelf() -> str:
-    found = shutil.which("patchelf")
+def find_patchelf(tool_path: str | None = None) -> str:
+    found = shutil.which("patchelf", path=tool_path)
     if found is None:
         raise BuildError(
             "patchelf was not found on PATH.",
@@ -404,7 +406,7 @@ def _digest(path: Path) -> tuple[str, int]:
 def add_to_manifest(output_dir: Path, entry: RuntimeEntry, url: str) -> None:
     """Add or replace the entry for entry's version and platform in output_dir/manifest.json."""
     path = output_dir / MANIFEST_NAME
-    with _locked(output_dir / ".manifest.lock"):
+    with filelock.exclusive(output_dir / ".manifest.lock", what=f"the runtime manifest in {output_dir}"):
         runtimes = _existing_runtimes(path)
         runtimes = [
             item
@@ -444,24 +446,3 @@ def write_json_atomic(path: Path, document: object) -> None:
         temp.replace(path)
     finally:
         temp.unlink(missing_ok=True)
-
-
-class _locked:
-    """An exclusive fcntl lock on a file for the duration of a with-block."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = -1
-
-    def __enter__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
-def file_lock(path: Path) -> _locked:
-    return _locked(path)

@@ -127,3 +127,38 @@ def wait_for(predicate: object, timeout: float = 30) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+# -- light builds: shell buildpacks, no Python install ------------------------------------------------
+HTTP_WEB = "python3 -m http.server $PORT --bind 127.0.0.1"
+
+
+def light_env(root: Path) -> dict[str, str]:
+    """A platform env for builds with shell buildpacks only (no index, no runtime mirror)."""
+    env = make_build_env(root / "home")
+    env["PYBUILDPACK_STATE_DIR"] = str(root / "state")
+    env["PYTHONPATH"] = str(SRC)
+    return env
+
+
+def shell_buildpack(directory: Path, name: str, compile_body: str, release: str = "--- {}\n") -> Path:
+    """A classic buildpack: detect prints NAME, compile runs the body (``$bp`` is its own dir)."""
+    (directory / "bin").mkdir(parents=True)
+    scripts = {
+        "detect": f"#!/bin/sh\necho {name}\n",
+        "compile": '#!/bin/sh\nset -e\nbp="$(cd "$(dirname "$0")/.." && pwd)"\n' + compile_body,
+        "release": f"#!/bin/sh\ncat <<'EOF'\n{release}EOF\n",
+    }
+    for script, text in scripts.items():
+        path = directory / "bin" / script
+        path.write_text(text)
+        path.chmod(0o755)
+    return directory
+
+
+def tiny_app(directory: Path, procfile: str | None) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "hello.txt").write_text("hello\n")
+    if procfile is not None:
+        (directory / "Procfile").write_text(procfile)
+    return directory

