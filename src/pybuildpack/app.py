@@ -10,7 +10,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pybuildpack.errors import BuildError, visible
+from pybuildpack import appfile
+from pybuildpack.errors import BuildError, cut_list, visible
 
 DETECT_FILES: tuple[str, ...] = (
     ".python-version",
@@ -76,7 +77,7 @@ def _listing_text(app_dir: Path) -> str:
     listing = root_listing(app_dir)
     if not listing:
         return "(the directory is empty)"
-    return "\n".join(visible(entry) for entry in listing)
+    return "\n".join(cut_list(visible(entry) for entry in listing))
 
 
 def _checklist() -> str:
@@ -148,14 +149,22 @@ def _project_install(app_dir: Path) -> tuple[str, str]:
 
 
 def _pyproject_installable(pyproject: Path) -> bool:
+    raw = appfile.read_app_file(
+        pyproject.parent,
+        pyproject,
+        limit=appfile.MANIFEST_LIMIT,
+        failure_reason="package-manager::invalid-pyproject-toml",
+    )
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _pyproject_invalid(pyproject, f"it is not valid UTF-8 ({exc.reason})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise _pyproject_invalid(pyproject, str(exc)) from exc
-    except OSError as exc:
-        raise _pyproject_invalid(pyproject, exc.strerror or str(exc)) from exc
+    except RecursionError as exc:
+        raise _pyproject_invalid(pyproject, "it is nested too deeply") from exc
+    except MemoryError as exc:
+        raise _pyproject_invalid(pyproject, "it is too large to parse") from exc
+    except ValueError as exc:  # TOMLDecodeError, and numbers beyond Python's int-string limit
+        raise _pyproject_invalid(pyproject, str(exc)[:300]) from exc
     return isinstance(data.get("project"), dict) or isinstance(data.get("build-system"), dict)
 
 

@@ -40,7 +40,7 @@ def present(path: Path) -> bool:
 def read_app_file(app_dir: Path, path: Path, *, limit: int, failure_reason: str) -> bytes:
     """The bytes of the app file at `path`, at most `limit` of them. Raises BuildError."""
     name = display_name(app_dir, path)
-    real = _inside(app_dir, path, name, failure_reason)
+    real = inside_app(app_dir, path, name, failure_reason)
     try:
         _check_kind(real.stat().st_mode, name, failure_reason)
         descriptor = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -66,8 +66,8 @@ def display_name(app_dir: Path, path: Path) -> str:
         return str(path)
 
 
-def _inside(app_dir: Path, path: Path, name: str, failure_reason: str) -> Path:
-    """The fully resolved path, which must lie inside the (resolved) app directory."""
+def inside_app(app_dir: Path, path: Path, name: str, failure_reason: str) -> Path:
+    """The fully resolved path, which must lie inside the (resolved) app directory. Raises BuildError."""
     try:
         root = app_dir.resolve()
         real = path.resolve()

@@ -15,6 +15,7 @@ from pybuildpack.env import installer_environment, mask_secrets
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.python_version import ResolvedPython
+from pybuildpack.requirements import requirement_files
 
 _SITE_PACKAGES = re.compile(r" in (?:\S*/)?\.heroku/python/lib/python[\d.]+/site-packages")
 
@@ -75,29 +76,7 @@ def bundled_pip_wheel(python_home: Path) -> Path:
     return wheels[-1]
 
 
-_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)")
 _PROJECT_FILES = ("setup.py", "setup.cfg", "pyproject.toml")
-
-
-def requirement_files(first: Path) -> list[Path]:
-    """A requirements file and every file it includes with -r/-c, recursively (paths are relative to
-    the including file, as pip reads them). Missing files are listed too: pip will report them."""
-    seen: list[Path] = []
-    pending = [first]
-    while pending:
-        path = pending.pop(0)
-        if path in seen:
-            continue
-        seen.append(path)
-        try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            match = _INCLUDE.match(line)
-            if match and "://" not in match.group(1):
-                pending.append(path.parent / match.group(1))
-    return seen
 
 
 def ensure_runtime_pip(ctx: BuildContext, python: ResolvedPython) -> None:
