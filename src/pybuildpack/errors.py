@@ -14,7 +14,7 @@ QUOTE_LIMIT = 120  # characters of a quoted value shown in a message
 LIST_LIMIT = 10  # items of a list of values shown in a message
 DETAIL_LIMIT = 200  # characters of failure_detail kept for the build report
 _LINE_LIMIT = 300  # safety net: characters per line of an error block
-_PARAGRAPH_LINES = 30  # safety net: lines per paragraph of an error block
+_PARAGRAPH_LINES = 22  # safety net: lines per paragraph (an error block stays under 50 lines)
 
 
 @dataclass
