@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from pybuildpack import run
+from pybuildpack.app import NOTHING_TO_INSTALL
 from pybuildpack.cache import installed_distributions
 from pybuildpack.context import BuildContext
 from pybuildpack.env import installer_environment, mask_secrets
@@ -171,6 +172,13 @@ class Pip:
         return cmd
 
     def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        if self.manager_file == NOTHING_TO_INSTALL:
+            ctx.console.step("No dependencies to install")
+            ctx.console.info(
+                "The app has no package manager file, and its setup.py or pyproject.toml defines no "
+                "project (no [project] or [build-system] table, or an empty setup.py): nothing to install."
+            )
+            return
         shown = self.command(ctx)
         if self.manager_file != "requirements.txt":
             ctx.console.step(f"Installing the project itself using '{' '.join(shown)}'")
