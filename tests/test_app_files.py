@@ -21,6 +21,7 @@ from pybuildpack.output import Console
 from pybuildpack.requirements import requirement_files
 from pybuildpack.runtime.manifest import parse_manifest
 from pybuildpack.steps.hooks import run_hook
+from pybuildpack.steps.nltk import read_nltk_txt
 from support.fuzz import AVAILABLE, assert_bounded
 
 HUGE = "1" * 4400  # beyond Python's int-string limit (4,300 digits)
@@ -389,3 +390,11 @@ MANIFEST_FINDINGS = [
 def test_manifest_findings(data: bytes) -> None:
     with pytest.raises(BuildError):
         parse_manifest(data, location="manifest.json", base_url="file:///srv/manifest.json")
+
+
+def test_nltk_txt_linked_outside_the_app_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "nltk.txt").symlink_to("/etc/passwd")
+    with pytest.raises(BuildError) as caught:
+        read_nltk_txt(tmp_path)
+    assert caught.value.headline == "'nltk.txt' leads outside the app."
+    assert "root" not in text_of(caught.value)

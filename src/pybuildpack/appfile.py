@@ -19,7 +19,7 @@ KIB = 1024
 MIB = 1024 * KIB
 
 VERSION_FILE_LIMIT = 4 * KIB  # .python-version, runtime.txt: one short line and comments
-PROCFILE_LIMIT = 1 * MIB
+TEXT_FILE_LIMIT = 1 * MIB  # Procfile, nltk.txt
 MANIFEST_LIMIT = 10 * MIB  # pyproject.toml, requirements files
 LOCK_FILE_LIMIT = 50 * MIB  # Pipfile.lock
 

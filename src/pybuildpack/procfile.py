@@ -45,7 +45,7 @@ def read_procfile(app_dir: Path) -> dict[str, str]:
 
 def _read(app_dir: Path, path: Path) -> str:
     data = appfile.read_app_file(
-        app_dir, path, limit=appfile.PROCFILE_LIMIT, failure_reason="procfile::unreadable"
+        app_dir, path, limit=appfile.TEXT_FILE_LIMIT, failure_reason="procfile::unreadable"
     )
     try:
         return data.decode("utf-8-sig")
