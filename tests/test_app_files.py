@@ -207,6 +207,13 @@ def test_deeply_nested_pipfile_lock(tmp_path: Path) -> None:
     (tmp_path / "Pipfile.lock").write_text("[" * 200_000)
     error = version_error(tmp_path, manager="pipenv")
     assert error.failure_reason == "pipfile-lock::invalid-json"
+    assert "nested too deeply" in text_of(error)
+
+
+def test_huge_number_in_pipfile_lock_is_explained(tmp_path: Path) -> None:
+    (tmp_path / "Pipfile.lock").write_text(f'{{"_meta": {{"hash": {HUGE}}}}}')
+    error = version_error(tmp_path, manager="pipenv")
+    assert "Pipfile.lock is not valid JSON: it holds a number with more than 4,300 digits." in text_of(error)
 
 
 @pytest.mark.parametrize(
@@ -236,6 +243,7 @@ def test_huge_number_in_pyproject_for_manager_selection(tmp_path: Path) -> None:
     with pytest.raises(BuildError) as caught:
         app.select_manager(tmp_path)
     assert caught.value.failure_reason == "package-manager::invalid-pyproject-toml"
+    assert "a number with more than 4,300 digits" in text_of(caught.value)
     assert_bounded(caught.value)
 
 

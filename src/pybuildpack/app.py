@@ -170,12 +170,8 @@ def _pyproject_installable(pyproject: Path) -> bool:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _pyproject_invalid(pyproject, f"it is not valid UTF-8 ({exc.reason})") from exc
-    except RecursionError as exc:
-        raise _pyproject_invalid(pyproject, "it is nested too deeply") from exc
-    except MemoryError as exc:
-        raise _pyproject_invalid(pyproject, "it is too large to parse") from exc
-    except ValueError as exc:  # TOMLDecodeError, and numbers beyond Python's int-string limit
-        raise _pyproject_invalid(pyproject, str(exc)[:300]) from exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # TOMLDecodeError, hostile files
+        raise _pyproject_invalid(pyproject, appfile.parse_problem(exc)) from exc
     return isinstance(data.get("project"), dict) or isinstance(data.get("build-system"), dict)
 
 

@@ -120,3 +120,19 @@ def _too_large(name: str, size: int, limit: int, failure_reason: str) -> BuildEr
         failure_reason=failure_reason,
         failure_detail=name,
     )
+
+
+def parse_problem(exc: BaseException) -> str:
+    """What went wrong parsing an app file, in words, bounded (a parser's message may quote the file).
+    Covers what hostile files cause besides syntax errors: nesting beyond the recursion limit, numbers
+    beyond Python's int-string limit, exhausted memory."""
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "it is too large to parse"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"it is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+    text = str(exc)
+    if "integer string conversion" in text:
+        return "it holds a number with more than 4,300 digits"
+    return text if len(text) <= 200 else f"{text[:200]}... ({len(text) - 200:,} more characters not shown)"

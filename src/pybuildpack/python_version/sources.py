@@ -113,18 +113,6 @@ def _content_lines(text: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def _problem(exc: BaseException) -> str:
-    """What went wrong parsing a file, for the message (bounded: it may quote the file)."""
-    if isinstance(exc, RecursionError):
-        return "it is nested too deeply"
-    if isinstance(exc, MemoryError):
-        return "it is too large to parse"
-    if isinstance(exc, UnicodeDecodeError):
-        return f"it is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
-    text = str(exc)
-    return text if len(text) <= 200 else f"{text[:200]}... ({len(text) - 200:,} more characters not shown)"
-
-
 # .python-version ----------------------------------------------------------------------------------
 
 
@@ -210,7 +198,7 @@ def _read_pipfile_lock(app_dir: Path) -> RequestedPython | None:
     try:
         lock = json.loads(data.decode("utf-8"))
     except _PARSE_ERRORS as exc:
-        raise messages.pipfile_lock_invalid(_problem(exc)) from None
+        raise messages.pipfile_lock_invalid(appfile.parse_problem(exc)) from None
     requires = dig(lock, "_meta", "requires")
     if not isinstance(requires, dict):
         return None
@@ -251,7 +239,7 @@ def _read_pyproject(app_dir: Path, available: Sequence[Version]) -> RequestedPyt
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except _PARSE_ERRORS as exc:
-        raise messages.pyproject_invalid(_problem(exc)) from None
+        raise messages.pyproject_invalid(appfile.parse_problem(exc)) from None
     value = dig(document, "project", "requires-python")
     if value is None:
         return None
