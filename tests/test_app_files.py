@@ -406,3 +406,11 @@ def test_nltk_txt_linked_outside_the_app_is_refused(tmp_path: Path) -> None:
         read_nltk_txt(tmp_path)
     assert caught.value.headline == "'nltk.txt' leads outside the app."
     assert "root" not in text_of(caught.value)
+
+
+def test_fifo_sticky_version_in_the_cache_is_ignored(tmp_path: Path) -> None:
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    with fifo(tmp_path / "cache" / "python-version") as sticky:
+        requested = pv.read_requested(app_dir, manager="pip", cached_version_file=sticky, available=AVAILABLE)
+    assert requested.origin == "default"

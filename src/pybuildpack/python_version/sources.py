@@ -279,6 +279,8 @@ def _first_patch(major: Major) -> Version:
 
 def read_cached(cached_version_file: Path) -> RequestedPython | None:
     """The major of the last build's version (`python-X.Y.Z`); anything unreadable is ignored."""
+    if not cached_version_file.is_file():  # never open a FIFO or a device left in the cache dir
+        return None
     try:
         text = cached_version_file.read_text(encoding="utf-8").strip(_BLANKS)
     except (OSError, UnicodeDecodeError):
