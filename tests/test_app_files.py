@@ -350,11 +350,13 @@ def test_cut_list() -> None:
 
 
 def test_error_block_safety_net() -> None:
-    error = BuildError("x" * 5000, "\n".join(["line"] * 100), "fix")
+    error = BuildError("x" * 5000, "\n".join(f"line {number}" for number in range(100)), "fix")
     lines = error.lines()
     assert len(lines) == 1 + 1 + 23 + 1 + 1
     assert lines[0].endswith("(4,707 more characters not shown)")
-    assert lines[24] == "... (78 more lines not shown)"
+    assert lines[2:4] == ["line 0", "line 1"]
+    assert lines[12:15] == ["line 10", "... (78 more lines not shown)", "line 89"]
+    assert lines[24] == "line 99"
     assert BuildError("h", failure_detail="d" * 1000).failure_detail == "d" * 200
 
 

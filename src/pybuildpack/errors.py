@@ -54,10 +54,14 @@ def _cut_line(line: str) -> str:
 
 
 def _cut_paragraph(lines: list[str]) -> list[str]:
-    shown = [_cut_line(line) for line in lines[:_PARAGRAPH_LINES]]
+    """At most _PARAGRAPH_LINES lines: the first ones and the last ones (a tool's output ends with
+    what matters), with the number of lines left out between them."""
     if len(lines) > _PARAGRAPH_LINES:
-        shown.append(f"... ({len(lines) - _PARAGRAPH_LINES:,} more lines not shown)")
-    return shown
+        tail = _PARAGRAPH_LINES // 2
+        head = _PARAGRAPH_LINES - tail
+        hidden = f"... ({len(lines) - _PARAGRAPH_LINES:,} more lines not shown)"
+        lines = [*lines[:head], hidden, *lines[-tail:]]
+    return [_cut_line(line) for line in lines]
 
 
 def visible(text: str) -> str:
