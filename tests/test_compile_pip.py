@@ -111,6 +111,16 @@ def test_project_without_requirements_is_installed_itself(compile_app: Compile, 
     assert result.report()["package_manager"] == "pip"
 
 
+@pytest.mark.parametrize("app", ["pyproject_toml_only", "setup_py_only"])
+def test_files_without_a_project_build_with_nothing_to_install(compile_app: Compile, app: str) -> None:
+    # D1 (issue 10): an empty setup.py, or a pyproject.toml without [project]/[build-system]
+    result = compile_app(app).check()
+    assert "-----> No dependencies to install" in result.stdout
+    assert "nothing to install" in result.stdout
+    assert "pip install ." not in result.stdout
+    assert result.report()["package_manager"] == "pip"
+
+
 def test_pyproject_requires_python_picks_the_newest_matching_major(
     compile_app: Compile, runtime_mirror: RuntimeMirror
 ) -> None:

@@ -19,19 +19,6 @@ Compile = Callable[..., CompileResult]
 
 # fixture -> (failure_reason, failure_detail or None, facts that must appear in stderr)
 FAILURES: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
-    "pyproject_toml_only": (
-        "package-manager::none-found",
-        None,
-        (
-            "requirements.txt",
-            "Pipfile.lock",
-            "poetry.lock",
-            "uv.lock",
-            ".example-dotfile",
-            "subdir/",
-            "[project]",
-        ),
-    ),
     "multiple_package_managers": (
         "package-manager::multiple-found",
         "pipenv,pip,poetry,uv",

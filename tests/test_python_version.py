@@ -10,6 +10,12 @@ import pytest
 
 from pybuildpack import python_version as pv
 from pybuildpack.errors import BuildError
+from pybuildpack.package_managers import registry
+
+
+def rules(manager: str) -> pv.PythonRules:
+    """The Python-version rules a manager declares in its SPEC."""
+    return registry.spec(manager).python
 
 APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
 NO_CACHE = Path("/nonexistent/pybuildpack-test/python-version")
@@ -35,7 +41,7 @@ def read(
     cache: Path = NO_CACHE,
     available: Sequence[pv.Version] = AVAILABLE,
 ) -> pv.RequestedPython:
-    return pv.read_requested(app, manager=manager, cached_version_file=cache, available=available)
+    return pv.read_requested(app, manager=rules(manager), cached_version_file=cache, available=available)
 
 
 def read_error(app: Path, manager: str = "pip", **kwargs: object) -> BuildError:
@@ -721,20 +727,19 @@ def test_step_text_for_cached() -> None:
 # Resolution
 
 
-def test_resolve_major_to_latest_patch() -> None:
-    resolved = resolve(request("3.12"))
-    assert resolved.version == (3, 12, 14) and resolved.full == "3.12.14" and resolved.major_text == "3.12"
-    assert not resolved.eol
-    assert resolve(request("3.13"), ONLY_310_TO_313).full == "3.13.15"
-
-
-def test_resolve_exact_patch() -> None:
-    assert resolve(request("3.12.1")).version == (3, 12, 1)
-
-
-def test_resolve_unsorted_duplicated_available() -> None:
-    available = [(3, 12, 14), (3, 12, 1), (3, 12, 14), (3, 12, 9)]
-    assert resolve(request("3.12"), available).full == "3.12.14"
+@pytest.mark.parametrize(
+    ("text", "available", "expected"),
+    [
+        ("3.12", AVAILABLE, (3, 12, 14)),  # a major resolves to its latest patch
+        ("3.13", ONLY_310_TO_313, (3, 13, 15)),
+        ("3.12.1", AVAILABLE, (3, 12, 1)),  # an exact patch stays
+        ("3.12", [(3, 12, 14), (3, 12, 1), (3, 12, 14), (3, 12, 9)], (3, 12, 14)),  # unsorted, duplicated
+    ],
+)
+def test_resolve(text: str, available: list[pv.Version], expected: pv.Version) -> None:
+    resolved = resolve(request(text), available)
+    assert resolved.version == expected and not resolved.eol
+    assert resolved.full == ".".join(map(str, expected)) and resolved.major_text == text[:4]
 
 
 @pytest.mark.parametrize(
@@ -792,25 +797,32 @@ def test_resolve_unknown_major_cached() -> None:
     assert "3.14" in message
 
 
-def test_resolve_unknown_patch_lists_mirror_patches() -> None:
-    error = resolve_error(request("3.12.999"))
+@pytest.mark.parametrize(
+    ("text", "origin", "available", "needles"),
+    [
+        (
+            "3.12.999",
+            ".python-version",
+            AVAILABLE,
+            ["3.12.999", ".python-version", MIRROR, "3.12.14, 3.12.1"],
+        ),
+        ("3.14", ".python-version", ONLY_310_TO_313, ["has no Python 3.14 versions", "3.13"]),
+        ("3.14", "default", [], ["has no Python 3.14 versions", "buildpack's default"]),
+    ],
+)
+def test_resolve_not_on_mirror(
+    text: str, origin: str, available: list[pv.Version], needles: list[str]
+) -> None:
+    error = resolve_error(request(text, origin), available=available)
     assert error.failure_reason == "python-version::unknown-patch"
-    assert error.failure_detail == "3.12.999"
+    assert error.failure_detail == text
     message = text_of(error)
-    for needle in ("3.12.999", ".python-version", MIRROR, "3.12.14, 3.12.1", "3.12"):
+    for needle in needles:
         assert needle in message
 
 
-def test_resolve_major_missing_from_mirror() -> None:
-    error = resolve_error(request("3.14"), available=ONLY_310_TO_313)
-    assert error.failure_reason == "python-version::unknown-patch"
-    assert "has no Python 3.14 versions" in error.explanation and "3.13" in error.fix
-
-
-def test_resolve_default_missing_from_mirror() -> None:
-    requested = read(APPS / "python_version_unspecified", available=[])
-    error = resolve_error(requested, available=[])
-    assert error.failure_reason == "python-version::unknown-patch"
+def test_default_is_read_even_from_an_empty_mirror() -> None:
+    assert read(APPS / "python_version_unspecified", available=[]).origin == "default"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -818,7 +830,7 @@ def test_resolve_default_missing_from_mirror() -> None:
 
 
 def headlines(resolved: pv.ResolvedPython, manager: str = "pip") -> list[str]:
-    return [headline for headline, _body in pv.warnings(resolved, AVAILABLE, manager=manager)]
+    return [headline for headline, _body in pv.warnings(resolved, AVAILABLE, manager=rules(manager))]
 
 
 def test_no_warnings_for_a_current_major() -> None:
@@ -827,80 +839,82 @@ def test_no_warnings_for_a_current_major() -> None:
     assert headlines(resolve(request("3.13", "Pipfile.lock"))) == []
 
 
-def test_default_warning_and_uv_error() -> None:
+def test_default_warning() -> None:
     resolved = resolve(read(APPS / "python_version_unspecified"))
-    (headline, body), *rest = pv.warnings(resolved, AVAILABLE, manager="pip")
+    (headline, body), *rest = pv.warnings(resolved, AVAILABLE, manager=rules("pip"))
     assert rest == [] and "No Python version" in headline
     for needle in (".python-version", "3.14", "leading dot", "no extension", ".gitignore", "committed"):
         assert needle in body
-    with pytest.raises(BuildError) as info:
-        pv.warnings(resolved, AVAILABLE, manager="uv")
-    assert info.value.failure_reason == "python-version-file::not-found"
-    assert "uv python pin 3.14" in text_of(info.value)
 
 
-def test_cached_warning() -> None:
-    resolved = resolve(request("3.12", "cached"))
-    ((headline, body),) = pv.warnings(resolved, AVAILABLE, manager="pip")
-    assert "No Python version" in headline and "previous build" in body and "3.12" in body
-
-
-def test_runtime_txt_warning_and_uv_error() -> None:
-    resolved = resolve(read(APPS / "runtime_txt_and_python_version_file"))
-    ((headline, body),) = pv.warnings(resolved, AVAILABLE, manager="pip")
-    assert "runtime.txt" in headline and "deprecated" in headline
-    assert ".python-version" in body and "3.13" in body
-    resolved = resolve(read(APPS / "uv_runtime_txt", "uv"))
-    with pytest.raises(BuildError) as info:
-        pv.warnings(resolved, AVAILABLE, manager="uv")
-    assert info.value.failure_reason == "runtime-txt::not-supported"
-    assert "uv python pin 3.11" in text_of(info.value) and "runtime.txt" in text_of(info.value)
-
-
-def test_pyproject_origin_is_a_recommendation_even_for_uv() -> None:
-    resolved = resolve(read(APPS / "uv_no_python_version_file", "uv"))
-    assert resolved.full == "3.12.14"
-    ((headline, body),) = pv.warnings(resolved, AVAILABLE, manager="uv")
-    assert "pyproject.toml" in headline and ".python-version" in body
-
-
-def test_python_310_deprecation() -> None:
-    resolved = resolve(read(APPS / "python_3.10"))
-    ((headline, body),) = pv.warnings(resolved, AVAILABLE, manager="pip")
-    assert "3.10" in headline and "deprecated" in headline
-    for needle in ("October 2026", "2027-01-06", ".python-version"):
+@pytest.mark.parametrize(
+    ("source", "manager", "allow_eol", "in_headline", "in_body"),
+    [
+        (("3.12", "cached"), "pip", False, ["No Python version"], ["previous build", "3.12"]),
+        (
+            "runtime_txt_and_python_version_file",
+            "pip",
+            False,
+            ["runtime.txt", "deprecated"],
+            [".python-version", "3.13"],
+        ),
+        # a version from pyproject.toml is only a recommendation, even for uv
+        ("uv_no_python_version_file", "uv", False, ["pyproject.toml"], [".python-version", "3.12"]),
+        (
+            "python_3.10",
+            "pip",
+            False,
+            ["3.10", "deprecated"],
+            ["October 2026", "2027-01-06", ".python-version"],
+        ),
+        ("python_version_outdated", "pip", False, ["newer patch"], ["3.14.0", "3.14.7", ".python-version"]),
+        ("eol_opt_in", "pip", True, ["3.9", "unsupported"], ["PYBUILDPACK_ALLOW_EOL_PYTHON=1"]),
+    ],
+)
+def test_single_warning(
+    source: str | tuple[str, str], manager: str, allow_eol: bool, in_headline: list[str], in_body: list[str]
+) -> None:
+    requested = request(*source) if isinstance(source, tuple) else read(APPS / source, manager)
+    resolved = resolve(requested, allow_eol=allow_eol)
+    ((headline, body),) = pv.warnings(resolved, AVAILABLE, manager=rules(manager))
+    for needle in in_headline:
+        assert needle in headline
+    for needle in in_body:
         assert needle in body
 
 
-def test_outdated_patch_warning() -> None:
-    resolved = resolve(read(APPS / "python_version_outdated"))
-    ((headline, body),) = pv.warnings(resolved, AVAILABLE, manager="pip")
-    assert "newer patch" in headline
-    assert "3.14.0" in body and "3.14.7" in body and ".python-version" in body
+@pytest.mark.parametrize(
+    ("app", "reason", "needles"),
+    [
+        ("python_version_unspecified", "python-version-file::not-found", ["uv python pin 3.14"]),
+        ("uv_runtime_txt", "runtime-txt::not-supported", ["uv python pin 3.11", "runtime.txt"]),
+    ],
+)
+def test_uv_needs_a_version_file(app: str, reason: str, needles: list[str]) -> None:
+    resolved = resolve(read(APPS / app, "uv"))
+    with pytest.raises(BuildError) as info:
+        pv.warnings(resolved, AVAILABLE, manager=rules("uv"))
+    assert info.value.failure_reason == reason
+    for needle in needles:
+        assert needle in text_of(info.value)
 
 
 def test_warnings_order() -> None:
     # runtime.txt deprecation, then EOL (opted in), then outdated patch.
     resolved = resolve(request("3.9.1", "runtime.txt"), [(3, 9, 1), (3, 9, 25)], allow_eol=True)
-    found = pv.warnings(resolved, [(3, 9, 1), (3, 9, 25)], manager="pip")
+    found = pv.warnings(resolved, [(3, 9, 1), (3, 9, 25)], manager=rules("pip"))
     assert [headline.split(" ")[1] for headline, _ in found] == ["runtime.txt", "3.9", "newer"]
     # Pipfile.lock full version 3.10.0: 3.10 deprecation, then newer patch.
     resolved = resolve(request("3.10.0", "Pipfile.lock"))
-    found = pv.warnings(resolved, AVAILABLE, manager="pipenv")
+    found = pv.warnings(resolved, AVAILABLE, manager=rules("pipenv"))
     assert ["deprecated" in found[0][0], "newer patch" in found[1][0]] == [True, True]
     assert "Pipfile.lock" in found[0][1] and "Pipfile.lock" in found[1][1]
     # default on an old mirror: no-version warning then 3.10 deprecation.
     resolved = resolve(request("3.10", "default"), [(3, 10, 21)])
-    assert [h.split(" ")[0] for h, _ in pv.warnings(resolved, [(3, 10, 21)], manager="pip")] == [
+    assert [h.split(" ")[0] for h, _ in pv.warnings(resolved, [(3, 10, 21)], manager=rules("pip"))] == [
         "No",
         "Support",
     ]
-
-
-def test_eol_opt_in_warning() -> None:
-    resolved = resolve(read(APPS / "eol_opt_in"), allow_eol=True)
-    ((headline, body),) = pv.warnings(resolved, AVAILABLE, manager="pip")
-    assert "3.9" in headline and "unsupported" in headline and "PYBUILDPACK_ALLOW_EOL_PYTHON=1" in body
 
 
 # --------------------------------------------------------------------------------------------------

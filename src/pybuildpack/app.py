@@ -10,8 +10,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pybuildpack.errors import BuildError, visible
+from pybuildpack import appfile
+from pybuildpack.errors import BuildError, cut_list, visible
 from pybuildpack.package_managers.registry import SPECS
+from pybuildpack.package_managers.spec import NOTHING_TO_INSTALL
 
 DETECT_FILES: tuple[str, ...] = (
     ".python-version",
@@ -47,6 +49,7 @@ DETECT_FILES: tuple[str, ...] = (
 # Manager files in the fixed order used by every message: (file, manager id, display name).
 MANAGER_FILES: tuple[tuple[str, str, str], ...] = tuple((s.file, s.name, s.display) for s in SPECS)
 
+
 _ACCEPTED = "('requirements.txt',\n'Pipfile.lock', 'poetry.lock' or 'uv.lock')"
 
 
@@ -72,7 +75,7 @@ def _listing_text(app_dir: Path) -> str:
     listing = root_listing(app_dir)
     if not listing:
         return "(the directory is empty)"
-    return "\n".join(visible(entry) for entry in listing)
+    return "\n".join(cut_list(visible(entry) for entry in listing))
 
 
 def _checklist() -> str:
@@ -114,7 +117,9 @@ def select_manager(app_dir: Path) -> tuple[str, str]:
 
     Returns ``("pipenv", "Pipfile.lock")``, ``("pip", "requirements.txt")``, ``("poetry", "poetry.lock")``,
     ``("uv", "uv.lock")``, or, with no manager file (team decision D1), ``("pip", "pyproject.toml")`` /
-    ``("pip", "setup.py")`` meaning "pip-install the project itself".
+    ``("pip", "setup.py")`` meaning "pip-install the project itself", or ``("pip", NOTHING_TO_INSTALL)``
+    when the only such files define no project (an empty ``setup.py``, a ``pyproject.toml`` holding only
+    tool settings): the build then installs nothing and says so.
     """
     if (app_dir / "Pipfile").is_file() and not (app_dir / "Pipfile.lock").is_file():
         raise _pipenv_missing_lockfile()
@@ -128,30 +133,41 @@ def select_manager(app_dir: Path) -> tuple[str, str]:
 
 
 def _project_install(app_dir: Path) -> tuple[str, str]:
-    """D1: no manager file, but an installable project (pyproject.toml tables or setup.py)."""
+    """D1: no manager file, but an installable project (pyproject.toml tables or setup.py), or only
+    files that define no project (then there is nothing to install)."""
     pyproject = app_dir / "pyproject.toml"
-    pyproject_note = ""
-    if pyproject.is_file():
-        if _pyproject_installable(pyproject):
-            return "pip", "pyproject.toml"
-        pyproject_note = (
-            "\n\nYour 'pyproject.toml' has neither, so it can't be installed as a project. Add a\n"
-            "[project] table (name, version, dependencies) or a [build-system] table to it."
-        )
-    if (app_dir / "setup.py").is_file():
+    setup_py = app_dir / "setup.py"
+    if pyproject.is_file() and _pyproject_installable(pyproject):
+        return "pip", "pyproject.toml"
+    if setup_py.is_file() and not _is_empty_python(setup_py):
         return "pip", "setup.py"
-    raise _none_found(app_dir, pyproject_note)
+    if pyproject.is_file() or setup_py.is_file():
+        return "pip", NOTHING_TO_INSTALL
+    raise _none_found(app_dir)
+
+
+def _is_empty_python(path: Path) -> bool:
+    """No statement at all: only blank lines and comments."""
+    data = appfile.read_app_file(
+        path.parent, path, limit=appfile.MANIFEST_LIMIT, failure_reason="package-manager::invalid-setup-py"
+    )
+    lines = (line.strip() for line in data.decode("utf-8", errors="replace").splitlines())
+    return all(not line or line.startswith("#") for line in lines)
 
 
 def _pyproject_installable(pyproject: Path) -> bool:
+    raw = appfile.read_app_file(
+        pyproject.parent,
+        pyproject,
+        limit=appfile.MANIFEST_LIMIT,
+        failure_reason="package-manager::invalid-pyproject-toml",
+    )
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _pyproject_invalid(pyproject, f"it is not valid UTF-8 ({exc.reason})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise _pyproject_invalid(pyproject, str(exc)) from exc
-    except OSError as exc:
-        raise _pyproject_invalid(pyproject, exc.strerror or str(exc)) from exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # TOMLDecodeError, hostile files
+        raise _pyproject_invalid(pyproject, appfile.parse_problem(exc)) from exc
     return isinstance(data.get("project"), dict) or isinstance(data.get("build-system"), dict)
 
 
@@ -211,13 +227,13 @@ def _multiple_found(found: list[str]) -> BuildError:
     )
 
 
-def _none_found(app_dir: Path, pyproject_note: str) -> BuildError:
+def _none_found(app_dir: Path) -> BuildError:
     return BuildError(
         headline="No Python package manager files were found.",
         explanation=(
             f"A Python app must have a package manager file {_ACCEPTED}\n"
             "in the root directory of its source code, or a project that pip can install:\n"
-            f"a 'setup.py', or a 'pyproject.toml' with a [project] or [build-system] table.{pyproject_note}\n"
+            "a 'setup.py', or a 'pyproject.toml' with a [project] or [build-system] table.\n"
             "\n"
             "The root directory of your app currently contains:\n"
             "\n"

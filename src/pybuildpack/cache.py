@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from pybuildpack import filelock, layout, run
+from pybuildpack import appfile, filelock, layout, run
 from pybuildpack.context import BuildContext
 from pybuildpack.env import is_enabled
 from pybuildpack.errors import BuildError
@@ -78,10 +78,13 @@ def digest_inputs(build_dir: Path, files: list[Path]) -> dict[str, str]:
     digests = {}
     for path in files:
         name = os.path.relpath(path, build_dir)
-        try:
-            digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
+        if not path.exists():
             digests[name] = "missing"
+            continue
+        data = appfile.read_app_file(
+            build_dir, path, limit=appfile.LOCK_FILE_LIMIT, failure_reason="package-manager::unreadable-input"
+        )
+        digests[name] = hashlib.sha256(data).hexdigest()
     return digests
 
 

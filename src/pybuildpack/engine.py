@@ -182,21 +182,19 @@ def analyse(ctx: BuildContext, face: Face, step: Steps) -> Plan:
 
 
 def resolve_python(ctx: BuildContext, runtimes: Runtimes, manager: str) -> ResolvedPython:
-    requested = python_version.read_requested(
+    choice = python_version.decide(
         ctx.build_dir,
-        manager=manager,
+        manager=registry.spec(manager).python,
         cached_version_file=ctx.layout.sticky_version,
         available=runtimes.versions,
+        allow_eol=is_enabled("PYBUILDPACK_ALLOW_EOL_PYTHON", ctx.config, ctx.environ),
+        mirror=runtimes.location,
+        on_step=ctx.console.step,
+        on_report=ctx.data.update,
     )
-    ctx.console.step(python_version.step_text(requested))
-    allow_eol = is_enabled("PYBUILDPACK_ALLOW_EOL_PYTHON", ctx.config, ctx.environ)
-    python = python_version.resolve(
-        requested, runtimes.versions, allow_eol=allow_eol, mirror=runtimes.location
-    )
-    ctx.data.update(python_version.report_fields(python, runtimes.versions, ctx.build_dir))
-    for headline, body in python_version.warnings(python, runtimes.versions, manager=manager):
+    for headline, body in choice.warnings:
         ctx.console.warning(headline, body)
-    return python
+    return choice.resolved
 
 
 def install(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pybuildpack import appfile
 from pybuildpack.errors import BuildError, quoted
 
+MAX_TYPES = 200  # far more than any app declares; a bound on what logs and reports list
 _LINE = re.compile(r"(?P<type>[A-Za-z0-9_-]+)[ \t]*:[ \t]*(?P<command>\S.*)")
 _EXAMPLE = "web: gunicorn myapp.wsgi"
 
@@ -21,7 +23,7 @@ def read_procfile(app_dir: Path) -> dict[str, str]:
     path = app_dir / "Procfile"
     if not path.exists():
         return {}
-    text = _read(path)
+    text = _read(app_dir, path)
     processes: dict[str, str] = {}
     first_seen: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -34,21 +36,17 @@ def read_procfile(app_dir: Path) -> dict[str, str]:
         kind = match["type"]
         if kind in processes:
             raise _duplicate(kind, first_seen[kind], number)
+        if len(processes) == MAX_TYPES:
+            raise _too_many(number)
         processes[kind] = match["command"]
         first_seen[kind] = number
     return processes
 
 
-def _read(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BuildError(
-            headline="Unable to read 'Procfile'.",
-            explanation=f"Reading 'Procfile' failed: {exc.strerror or exc}.",
-            fix="Make 'Procfile' a regular, readable file at the root of your app.",
-            failure_reason="procfile::unreadable",
-        ) from exc
+def _read(app_dir: Path, path: Path) -> str:
+    data = appfile.read_app_file(
+        app_dir, path, limit=appfile.TEXT_FILE_LIMIT, failure_reason="procfile::unreadable"
+    )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -74,6 +72,16 @@ def _malformed(number: int, raw: str) -> BuildError:
             "or start it with '#' to make it a comment."
         ),
         failure_reason="procfile::invalid-line",
+        failure_detail=str(number),
+    )
+
+
+def _too_many(number: int) -> BuildError:
+    return BuildError(
+        headline=f"'Procfile' declares more than {MAX_TYPES} process types.",
+        explanation=f"Line {number} of 'Procfile' declares process type number {MAX_TYPES + 1}.",
+        fix=f"Keep at most {MAX_TYPES} process types in 'Procfile'.",
+        failure_reason="procfile::too-many-types",
         failure_detail=str(number),
     )
 

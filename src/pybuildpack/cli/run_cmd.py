@@ -14,7 +14,7 @@ from typing import Any
 
 from pybuildpack import run
 from pybuildpack.cli.common import add_state_option
-from pybuildpack.errors import BuildError, quoted
+from pybuildpack.errors import BuildError, cut_list, quoted
 from pybuildpack.output import Console
 from pybuildpack.platform import runner
 
@@ -58,7 +58,7 @@ def _command(app_dir: Path, args: argparse.Namespace) -> str:
         return shlex.join(args.one_off)
     processes = runner.process_types(app_dir)
     if args.process not in processes:
-        declared = ", ".join(processes) or "none"
+        declared = ", ".join(cut_list(processes)) or "none"
         raise BuildError(
             f"The process type {quoted(args.process)} is not declared in {app_dir / 'Procfile'}.",
             f"Declared process types: {declared}.",

@@ -14,8 +14,9 @@ from pybuildpack.context import BuildContext
 from pybuildpack.env import installer_environment, mask_secrets
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers.base import dependency_failure
-from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
+from pybuildpack.package_managers.spec import NOTHING_TO_INSTALL, EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
+from pybuildpack.requirements import requirement_files
 
 _SITE_PACKAGES = re.compile(r" in (?:\S*/)?\.heroku/python/lib/python[\d.]+/site-packages")
 
@@ -87,29 +88,7 @@ def bundled_pip_wheel(python_home: Path) -> Path:
     return wheels[-1]
 
 
-_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)")
 _PROJECT_FILES = ("setup.py", "setup.cfg", "pyproject.toml")
-
-
-def requirement_files(first: Path) -> list[Path]:
-    """A requirements file and every file it includes with -r/-c, recursively (paths are relative to
-    the including file, as pip reads them). Missing files are listed too: pip will report them."""
-    seen: list[Path] = []
-    pending = [first]
-    while pending:
-        path = pending.pop(0)
-        if path in seen:
-            continue
-        seen.append(path)
-        try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            match = _INCLUDE.match(line)
-            if match and "://" not in match.group(1):
-                pending.append(path.parent / match.group(1))
-    return seen
 
 
 def ensure_runtime_pip(ctx: BuildContext, python: ResolvedPython) -> None:
@@ -204,6 +183,13 @@ class Pip:
         return cmd
 
     def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
+        if self.manager_file == NOTHING_TO_INSTALL:
+            ctx.console.step("No dependencies to install")
+            ctx.console.info(
+                "The app has no package manager file, and its setup.py or pyproject.toml defines no "
+                "project (no [project] or [build-system] table, or an empty setup.py): nothing to install."
+            )
+            return
         shown = self.command(ctx)
         if self.manager_file != "requirements.txt":
             ctx.console.step(f"Installing the project itself using '{' '.join(shown)}'")

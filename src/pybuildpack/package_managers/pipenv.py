@@ -18,7 +18,7 @@ from pybuildpack.errors import BuildError
 from pybuildpack.package_managers import tools
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
-from pybuildpack.python_version import ResolvedPython
+from pybuildpack.python_version import PythonRules, ResolvedPython
 
 _LAUNCHER = "pybuildpack_pipenv_main.py"
 _LAUNCHER_TEXT = """\
@@ -59,6 +59,7 @@ SPEC = ManagerSpec(
     runtime_env=_PIPENV_ENV,  # Pipenv stays in the slug, usable at runtime
     build_env=lambda _where: _PIPENV_ENV,
     pip_at_runtime=False,  # Pipenv installs with the runtime's pip, which stays
+    python=PythonRules(version_in_lockfile="Pipfile.lock"),
 )
 
 

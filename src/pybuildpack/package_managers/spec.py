@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pybuildpack.layout import Layout
+from pybuildpack.python_version.model import PythonRules
 
 Action = Literal["set", "prepend", "default"]
+
+NO_RULES = PythonRules()
+NOTHING_TO_INSTALL = "nothing"  # the "manager file" of an app with no project and no manager file (D1)
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,4 @@ class ManagerSpec:
     build_env: Callable[[Layout], tuple[EnvVar, ...]]  # what later buildpacks need during the build
     pip_at_runtime: bool  # pip is installed into the environment for one-off commands
     suggest_uv: bool = True  # the end of the build suggests uv (not to apps that use it already)
+    python: PythonRules = NO_RULES  # how it changes the choice of the Python version

@@ -20,7 +20,7 @@ from pybuildpack.package_managers import tools
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.pip import pins_for, requirements_inputs
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
-from pybuildpack.python_version import ResolvedPython
+from pybuildpack.python_version import PythonRules, ResolvedPython
 
 _PROJECT_FILES = ("pyproject.toml", "uv.lock", ".python-version", "uv.toml")
 _OUT_OF_DATE = "needs to be updated, but `--locked` was provided"
@@ -48,6 +48,7 @@ SPEC = ManagerSpec(
     build_env=_later_build_env,
     pip_at_runtime=True,
     suggest_uv=False,
+    python=PythonRules(explicit_version=True),  # uv reads .python-version and requires-python only
 )
 
 

@@ -19,6 +19,7 @@ from pybuildpack import app, cache, python_version
 from pybuildpack.env import is_enabled
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
+from pybuildpack.package_managers import registry
 from pybuildpack.runtime.local import (
     LocalInterpreter,
     discover_local_interpreters,
@@ -96,13 +97,17 @@ def _pick(
         manager = "pip"
     allow_eol = is_enabled("PYBUILDPACK_ALLOW_EOL_PYTHON", config, os.environ)
     try:
-        requested = python_version.read_requested(
-            app_dir, manager=manager, cached_version_file=cache.version_file(cache_dir), available=available
+        choice = python_version.decide(
+            app_dir,
+            manager=registry.spec(manager).python,
+            cached_version_file=cache.version_file(cache_dir),
+            available=available,
+            allow_eol=allow_eol,
+            mirror="local CPython",
         )
-        resolved = python_version.resolve(requested, available, allow_eol=allow_eol, mirror="local CPython")
     except BuildError:
         return None  # the build itself reports the problem with the full message
-    return by_version.get(resolved.version)
+    return by_version.get(choice.resolved.version)
 
 
 def tool_path() -> str:

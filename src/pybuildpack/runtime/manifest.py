@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pybuildpack import appfile
 from pybuildpack.errors import BuildError, quoted, visible
 from pybuildpack.runtime import _net
 from pybuildpack.runtime.platform import HostPlatform
@@ -179,6 +180,8 @@ def parse_manifest(data: bytes, *, location: str, base_url: str) -> Manifest:
         raise _invalid(
             location, f"it is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # hostile input: huge numbers, deep nesting
+        raise _invalid(location, f"it cannot be parsed: {appfile.parse_problem(exc)}.") from exc
     if not isinstance(document, dict):
         raise _invalid(location, f"the top level must be a JSON object, found {_kind(document)}.")
     _check_top(document, location)

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from pybuildpack import run
+from pybuildpack import appfile, run
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 
@@ -19,15 +19,17 @@ def run_hook(name: str, build_dir: Path, env: Mapping[str, str], console: Consol
 
     The script need not be executable (apps often commit it as 644): it is made so first. A script
     without a ``#!`` line is run by bash (as the classic buildpack's bash would), else by ``/bin/sh``.
-    Its output is shown indented; a non-zero exit is a BuildError with ``hooks::<name>``.
+    Its output is shown indented; a non-zero exit is a BuildError with ``hooks::<name>``. A script that
+    is a symbolic link leading outside the app is refused (the engine never runs or changes host files).
     """
     if name not in HOOKS:
         raise ValueError(f"unknown hook {name!r}")
     script = build_dir / "bin" / name
     if not script.is_file():
         return False
+    real = appfile.inside_app(build_dir, script, f"bin/{name}", f"hooks::{name}")
     console.step(f"Running bin/{name} hook")
-    _make_executable(script, name)
+    _make_executable(real, name)
     result = run.stream(_command(script, env), env=env, console=console, cwd=build_dir)
     if not result.ok:
         raise BuildError(

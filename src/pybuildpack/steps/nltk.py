@@ -17,10 +17,10 @@ import shutil
 import stat
 from pathlib import Path
 
-from pybuildpack import run
+from pybuildpack import appfile, run
 from pybuildpack.context import BuildContext
 from pybuildpack.env import hook_environment, mask_url, setting
-from pybuildpack.errors import BuildError, quoted
+from pybuildpack.errors import BuildError, cut_list, quoted
 
 NLTK_FILE = "nltk.txt"
 INDEX_URL_SETTING = "PYBUILDPACK_NLTK_INDEX_URL"
@@ -80,7 +80,10 @@ def read_nltk_txt(build_dir: Path) -> list[str] | None:
     if not path.is_file():
         return None
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = appfile.read_app_file(
+            build_dir, path, limit=appfile.TEXT_FILE_LIMIT, failure_reason="nltk-downloader"
+        )
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BuildError(
             f"Unable to read '{NLTK_FILE}': it is not valid UTF-8.",
@@ -137,7 +140,7 @@ def _download(ctx: BuildContext, packages: list[str]) -> None:
     env = hook_environment(ctx.build_env, ctx.config)
     result = run.stream(command, env=env, console=ctx.console, cwd=ctx.build_dir)
     if not result.ok:
-        listed = ", ".join(quoted(package) for package in packages)
+        listed = ", ".join(cut_list(quoted(package) for package in packages))
         raise BuildError(
             "Unable to download NLTK data.",
             f"The NLTK downloader exited with status {result.returncode} while downloading the packages "
