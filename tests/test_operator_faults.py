@@ -4,7 +4,9 @@ and a cache that cannot be saved (a full disk) fails nothing."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,31 @@ def test_full_disk_while_saving_the_cache_fails_nothing(
         )  # fmt: skip
         assert ran.returncode == 0, ran.stderr
     assert os.path.ismount(cache) is False  # the tmpfs lived only in the test's mount namespace
+
+
+@pytest.mark.parametrize("unreadable", [".venv", "bin"])
+def test_unreadable_app_directory_is_a_clear_error(unreadable: str, build_env: dict[str, str]) -> None:
+    """As an unprivileged user (root reads everything): an app dir the build cannot enter."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run the build as an unprivileged user")
+    root = Path(tempfile.mkdtemp(prefix="pybuildpack-nobody-"))  # not under pytest's 0700 tmp dir
+    try:
+        app = small_app(root / "app")
+        (app / unreadable).mkdir()
+        (app / unreadable / "pre_compile").write_text("echo hi\n")
+        for directory in ("cache", "env", "home"):
+            (root / directory).mkdir()
+        subprocess.run(["chown", "-R", "65534:65534", str(root)], check=True)
+        root.chmod(0o755)
+        (app / unreadable).chmod(0)
+        proc = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "sh", str(REPO / "bin" / "compile"), str(app), str(root / "cache"), str(root / "env")],
+            env={**build_env, "HOME": str(root / "home")}, cwd=root, capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+        assert_clear_error(proc, "Error: Permission denied while ")
+        assert f"'{unreadable}" in proc.stderr
+    finally:
+        (root / "app" / unreadable).chmod(0o755)
+        shutil.rmtree(root, ignore_errors=True)

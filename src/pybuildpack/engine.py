@@ -144,6 +144,11 @@ def build(ctx: BuildContext, face: Face) -> int:
         ctx.console.error(error)
         ctx.data.record_failure(error)
         return 1
+    except PermissionError as error:  # an unreadable directory or file of the app (bin/, .venv/...)
+        failure = _permission_error(ctx, step.operation, error)
+        ctx.console.error(failure)
+        ctx.data.record_failure(failure)
+        return 1
     except Exception:
         ctx.console.internal_error(step.operation, traceback.format_exc())
         ctx.data.record_failure(BuildError("unexpected error", failure_reason="internal-error::unhandled"))
@@ -151,6 +156,20 @@ def build(ctx: BuildContext, face: Face) -> int:
     ctx.data.set("total_duration", round(time.monotonic() - started, 3))
     ctx.data.set("engine_max_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     return 0
+
+
+def _permission_error(ctx: BuildContext, operation: str, error: PermissionError) -> BuildError:
+    path = str(error.filename or "a file")
+    inside = path.startswith(f"{ctx.build_dir}/") or path == str(ctx.build_dir)
+    shown = quoted(path.removeprefix(f"{ctx.build_dir}/") if inside else path)
+    return BuildError(
+        f"Permission denied while {operation}: {shown} cannot be read or written.",
+        f"{error.strerror or error}. The build runs as a user that needs to read the app's files "
+        "and write the build's directories.",
+        "Make it readable (for example `chmod -R u+rwX` on the app's files before committing them), "
+        "or run the build as the user that owns them.",
+        failure_reason="checks::permission-denied",
+    )
 
 
 def analyse(ctx: BuildContext, face: Face, step: Steps) -> Plan:
