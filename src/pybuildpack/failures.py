@@ -68,6 +68,8 @@ REASONS: dict[str, str] = {
     "procfile::duplicate-type": "a process type is defined twice",
     "procfile::too-many-types": "the Procfile declares more process types than any app needs",
     "internal-error::unhandled": "a bug in the buildpack (the log shows a traceback)",
+    # the local platform's own errors (platform/errors.py): a command's input or an app's state
+    "local-platform::command": "bad input to a local platform command, or an unusable app state",
 }
 
 

@@ -18,6 +18,7 @@ from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import builder, supervisor
 from pybuildpack.platform.config import parse_pairs
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.source import Source, copy_source
 from pybuildpack.platform.state import app_state, default_app_name
 
@@ -81,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace, console: Console) -> int:
     app_dir = args.app_dir.resolve()
     if not app_dir.is_dir():
-        raise BuildError(
+        raise PlatformError(
             f"The app directory {app_dir} does not exist.", fix="Give the path of your app's source."
         )
     state = app_state(args.app or default_app_name(app_dir), args.state_dir)

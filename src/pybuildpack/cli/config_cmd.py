@@ -11,6 +11,7 @@ from pybuildpack.errors import BuildError, quoted
 from pybuildpack.output import Console
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform import supervisor
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import app_state, known_app
 
 
@@ -72,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
             supervisor.notify_restart(state, Console())
     elif args.action == "get":
         if args.key not in config:
-            raise BuildError(
+            raise PlatformError(
                 f"The app {state.name} has no config var {quoted(args.key)}.",
                 fix=f"List them with: pybuildpack config list {state.name}",
             )

@@ -13,6 +13,7 @@ from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.output import Console
 from pybuildpack.platform import supervisor
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import AppState, known_app, locked
 
 STOP_TIMEOUT = 60.0
@@ -51,7 +52,7 @@ def _check_confirmed(state: AppState, confirm: str | None) -> None:
     if confirm == state.name:
         return
     given = f"--confirm {quoted(confirm)} does not match." if confirm is not None else "It was not confirmed."
-    raise BuildError(
+    raise PlatformError(
         f"Not destroying {state.name}: {given}",
         f"destroy stops the app and removes its config vars, releases, build cache and log under "
         f"{state.root}; there is no undo.",
@@ -72,7 +73,7 @@ def _stop(state: AppState, console: Console) -> None:
     deadline = time.monotonic() + STOP_TIMEOUT
     while supervisor.pid_running(pid):
         if time.monotonic() > deadline:
-            raise BuildError(
+            raise PlatformError(
                 f"`pybuildpack start {state.name}` (pid {pid}) did not stop within {STOP_TIMEOUT:.0f} s.",
                 "Its processes must be stopped before the app is removed.",
                 f"Stop it (kill -9 {pid}), then run destroy again.",

@@ -11,6 +11,7 @@ from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import applog
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import known_app
 
 
@@ -36,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         state = known_app(args.app, args.state_dir)
         if args.num < 0:
-            raise BuildError(f"-n {args.num} is not a number of lines.", fix="Give -n 0 or more.")
+            raise PlatformError(f"-n {args.num} is not a number of lines.", fix="Give -n 0 or more.")
     except BuildError as error:
         Console().error(error)
         return 1

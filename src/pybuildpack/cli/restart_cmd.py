@@ -9,6 +9,7 @@ from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import supervisor
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import known_app
 
 
@@ -32,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
         state = known_app(args.app, args.state_dir)
         outcome = supervisor.notify_restart(state, console, args.process)
         if outcome is None:
-            raise BuildError(
+            raise PlatformError(
                 f"{state.name} is not running, so there is nothing to restart.",
                 fix=f"Start it with: pybuildpack start {state.name}",
             )

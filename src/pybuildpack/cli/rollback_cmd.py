@@ -9,6 +9,7 @@ from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import releases, supervisor
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import AppState, known_app, locked
 
 
@@ -51,14 +52,14 @@ def _target(state: AppState, given: str | None) -> int:
         earlier = [n for n in state.numbers() if current is None or n < current]
         candidates = [n for n in earlier if releases.usable(state, n)]
         if not candidates:
-            raise BuildError(
+            raise PlatformError(
                 f"{state.name} has no earlier release to roll back to.",
                 fix=f"See its releases with: pybuildpack releases {state.name}",
             )
         return candidates[-1]
     text = given.removeprefix("v")
     if not text.isdigit() or int(text) not in state.numbers() or not releases.usable(state, int(text)):
-        raise BuildError(
+        raise PlatformError(
             f"{state.name} has no usable release {given}.",
             "Only releases that succeeded (and were not removed) can become current.",
             f"See its releases with: pybuildpack releases {state.name}",

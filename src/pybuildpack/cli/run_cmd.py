@@ -17,6 +17,7 @@ from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError, cut_list, quoted
 from pybuildpack.output import Console
 from pybuildpack.platform import runner
+from pybuildpack.platform.errors import PlatformError
 
 
 def register(sub: Any) -> None:
@@ -59,7 +60,7 @@ def _command(app_dir: Path, args: argparse.Namespace) -> str:
     processes = runner.process_types(app_dir)
     if args.process not in processes:
         declared = ", ".join(cut_list(processes)) or "none"
-        raise BuildError(
+        raise PlatformError(
             f"The process type {quoted(args.process)} is not declared in {app_dir / 'Procfile'}.",
             f"Declared process types: {declared}.",
             f"Add a line such as `{args.process}: <command>` to the Procfile, or run a declared type.",

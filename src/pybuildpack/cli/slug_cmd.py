@@ -12,6 +12,7 @@ from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import releases, slug, supervisor
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import app_state, known_app, locked
 from pybuildpack.sizes import human_size
 
@@ -54,7 +55,7 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     if args.release is not None:
         app_dir = state.release_dir(args.release) / "app"
         if not app_dir.is_dir():
-            raise BuildError(
+            raise PlatformError(
                 f"{state.name} has no release v{args.release} to export.",
                 fix=f"See its releases: pybuildpack releases {state.name}",
             )
@@ -87,7 +88,7 @@ def _say_skipped(console: Console, app_dir: Path, skipped: list[slug.Skipped]) -
 def _import(args: argparse.Namespace, console: Console) -> int:
     source = args.file.absolute()
     if not source.is_file():
-        raise BuildError(f"The slug file {source} does not exist.", fix="Give the path of a .tar.gz slug.")
+        raise PlatformError(f"The slug file {source} does not exist.", fix="Give the path of a .tar.gz slug.")
     state = app_state(args.app, args.state_dir)
     state.ensure()
     with locked(state, console):

@@ -11,6 +11,7 @@ from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.platform import applog, runner, supervisor
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import AppState
 from pybuildpack.platform.supervisor import Supervisor, runnable
 
@@ -76,7 +77,7 @@ def _check_not_running(state: AppState) -> None:
     if info is None:
         return
     pid = info["pid"]
-    raise BuildError(
+    raise PlatformError(
         f"The processes of {state.name} are already running (pybuildpack start, pid {pid}).",
         fix=f"Stop that one first (kill {pid}), or use it: deploys restart it.",
     )
@@ -85,7 +86,7 @@ def _check_not_running(state: AppState) -> None:
 def _check_something_to_run(app_dir: Path) -> None:
     if runnable(app_dir):
         return
-    raise BuildError(
+    raise PlatformError(
         f"The app in {app_dir} declares no process type to start.",
         "start runs the Procfile's process types (all but release), and the Procfile declares none "
         "(or the app has no Procfile, and its buildpacks declared no default process types).",

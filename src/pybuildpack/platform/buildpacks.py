@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from pybuildpack import __version__, run
-from pybuildpack.errors import BuildError, quoted
+from pybuildpack.errors import quoted
 from pybuildpack.output import Console
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.source import plain_git_env
 
 OWN_DIR = Path(__file__).resolve().parents[3]
@@ -81,7 +82,7 @@ def fetch(spec: str, index: int, work: Path, console: Console) -> Buildpack:
         shutil.copytree(local, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         version = _dir_version(local)
     else:
-        raise BuildError(
+        raise PlatformError(
             f"The buildpack {quoted(spec)} was not found.",
             "A buildpack is a local directory holding bin/detect, bin/compile and bin/release, or a git URL "
             "(optionally ending in #branch-or-tag).",
@@ -89,7 +90,7 @@ def fetch(spec: str, index: int, work: Path, console: Console) -> Buildpack:
         )
     for script in ("detect", "compile"):
         if not (dest / "bin" / script).is_file():
-            raise BuildError(
+            raise PlatformError(
                 f"The buildpack {quoted(spec)} has no bin/{script}.",
                 "A classic buildpack provides bin/detect, bin/compile and (optionally) bin/release.",
                 "Point --buildpack at the buildpack's root directory.",
@@ -127,7 +128,7 @@ def _clone(spec: str, dest: Path) -> str:
     env = plain_git_env()
     cloned = run.capture([*cmd, url, dest], env=env, timeout=600)
     if not cloned.ok:
-        raise BuildError(
+        raise PlatformError(
             f"The buildpack {quoted(spec)} could not be cloned.",
             cloned.output.strip(),
             "Check the URL (and the #ref after it), and that git can reach it.",

@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from pybuildpack.errors import BuildError, quoted
+from pybuildpack.errors import quoted
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import AppState, write_json
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -15,7 +16,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def check_name(name: str, origin: str) -> str:
     if not _NAME.fullmatch(name):
-        raise BuildError(
+        raise PlatformError(
             f"The config var name {quoted(name)} ({origin}) is not valid.",
             "A name is letters, digits and '_', not starting with a digit.",
             "Rename it, for example DATABASE_URL.",
@@ -29,7 +30,7 @@ def parse_pairs(pairs: Iterable[str], origin: str) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise BuildError(
+            raise PlatformError(
                 f"The {origin} value {quoted(key)} is not of the form KEY=VALUE.",
                 fix=f"Write it as NAME=value ({origin}).",
             )
@@ -44,7 +45,7 @@ def load(state: AppState) -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise BuildError(
+        raise PlatformError(
             f"The config vars of {state.name} in {path} cannot be read.",
             f"{exc}",
             f"Fix or delete {path}, then set the vars again with pybuildpack config set.",

@@ -24,6 +24,7 @@ from pybuildpack import run
 from pybuildpack.errors import BuildError
 from pybuildpack.output import BLOCK, Console
 from pybuildpack.platform import builder, supervisor
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.source import Source, plain_git_env
 from pybuildpack.platform.state import AppState, app_state, write_json
 
@@ -70,7 +71,7 @@ def init_remote(state: AppState, path: Path | None, branch: str, state_dir: Path
             ["git", "init", "--quiet", "--bare", f"--initial-branch={branch}", repo], env=plain_git_env()
         )
         if not created.ok:
-            raise BuildError(
+            raise PlatformError(
                 f"A bare git repository could not be created at {repo}.",
                 created.output.strip(),
                 "Choose another PATH, or check that git is installed.",
@@ -194,7 +195,7 @@ def extract_revision(revision: str, build_dir: Path) -> None:
     archive = build_dir.with_name("source.tar")
     result = run.to_file(["git", "archive", "--format=tar", revision], env=dict(os.environ), output=archive)
     if not result.ok:
-        raise BuildError(
+        raise PlatformError(
             f"The pushed commit {revision[:12]} could not be read.", result.output.strip(), "Push again."
         )
     with tarfile.open(archive) as tar:

@@ -17,6 +17,7 @@ from pathlib import Path
 from pybuildpack import procfile
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.platform import config as config_store
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import AppState, app_state, check_app_name
 
 BOOT = (
@@ -51,7 +52,7 @@ def port_setting(given: int | None) -> int:
         return given
     value = os.environ.get("PORT") or str(DEFAULT_PORT)
     if not value.isdigit() or not 0 < int(value) < 65536:
-        raise BuildError(
+        raise PlatformError(
             f"PORT={quoted(value)} is not a port number.",
             "PORT is the TCP port the web process listens on, from 1 to 65535.",
             "Unset PORT, set it to a number, or give --port N.",
@@ -164,7 +165,7 @@ def resolve_app(target: str, state_dir: Path | None) -> tuple[Path, dict[str, st
         if state.exists():
             current = state.current_app_dir()
             if current is None or not current.is_dir():
-                raise BuildError(
+                raise PlatformError(
                     f"The app {quoted(target)} has no current release.",
                     "It has never been built successfully, or its releases were removed.",
                     f"Build it: pybuildpack build APP_DIR --app {target}",
@@ -173,13 +174,13 @@ def resolve_app(target: str, state_dir: Path | None) -> tuple[Path, dict[str, st
     if path.is_dir():
         app_dir = path.resolve()
         if not (app_dir / ".heroku" / "python").is_dir():
-            raise BuildError(
+            raise PlatformError(
                 f"{app_dir} is not a built app.",
                 "It has no .heroku/python directory, so it was not built by pybuildpack.",
                 "Build it first: pybuildpack build APP_DIR --output DIR, then run DIR.",
             )
         return app_dir, {}, None
-    raise BuildError(
+    raise PlatformError(
         f"No app named {quoted(target)} and no such directory.",
         "APP is the name of an app built with pybuildpack build (see its --app), or a built app's directory.",
         "Build it first: pybuildpack build APP_DIR",

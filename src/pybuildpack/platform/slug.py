@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pybuildpack.errors import BuildError
+from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import AppState
 
 FIXED_MTIME = 315532800  # 1980-01-01, what reproducible-build tools use for "no time"
@@ -128,7 +129,7 @@ def import_slug(slug: Path, dest: Path) -> None:
         with tarfile.open(slug, mode="r:*") as tar:
             members = tar.getmembers()
             if not members or any(m.name != ROOT and not m.name.startswith(f"{ROOT}/") for m in members):
-                raise BuildError(
+                raise PlatformError(
                     f"{slug} is not a pybuildpack slug.",
                     f"Every entry of a slug is under {ROOT}/ (as `pybuildpack slug export` writes them).",
                     "Export the slug again with pybuildpack slug export APP -o FILE.",
@@ -136,7 +137,7 @@ def import_slug(slug: Path, dest: Path) -> None:
             tar.extractall(staging, filter="data")
     except (tarfile.TarError, OSError, EOFError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise BuildError(
+        raise PlatformError(
             f"The slug {slug} cannot be read.", f"{exc}", "Give a file written by pybuildpack slug export."
         ) from exc
     except BuildError:
@@ -163,7 +164,7 @@ def slug_bytes(app_dir: Path) -> bytes:
 def current_or_error(state: AppState) -> Path:
     app_dir = state.current_app_dir()
     if app_dir is None or not app_dir.is_dir():
-        raise BuildError(
+        raise PlatformError(
             f"The app {state.name} has no current release to export.",
             fix=f"Build it first: pybuildpack build APP_DIR --app {state.name}",
         )

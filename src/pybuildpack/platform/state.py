@@ -30,8 +30,9 @@ from typing import Any
 
 from pybuildpack import filelock
 from pybuildpack.env import user_dir
-from pybuildpack.errors import BuildError, quoted
+from pybuildpack.errors import quoted
 from pybuildpack.output import Console
+from pybuildpack.platform.errors import PlatformError
 
 STATE_VAR = "PYBUILDPACK_STATE_DIR"
 LOCK_TIMEOUT = 3600.0  # a build of the app (or a git push) that runs longer than this is stuck
@@ -54,7 +55,7 @@ def default_app_name(directory: Path) -> str:
 
 def check_app_name(name: str) -> str:
     if not _NAME.fullmatch(name):
-        raise BuildError(
+        raise PlatformError(
             f"The app name {quoted(name)} is not valid.",
             "An app name is 1 to 63 characters: lower-case letters, digits, '.', '_' and '-', "
             "starting with a letter or a digit.",
@@ -189,7 +190,7 @@ def known_app(name: str, state_dir: Path | None = None) -> AppState:
     """An app that has state already, or a BuildError saying how to create it."""
     state = app_state(name, state_dir)
     if not state.exists():
-        raise BuildError(
+        raise PlatformError(
             f"There is no app named {quoted(name)} on this machine.",
             f"The local platform keeps its apps under {state.root.parent}.",
             f"Build it first: pybuildpack build APP_DIR --app {name}",
