@@ -287,9 +287,6 @@ def test_git_helper_works(tmp_path: Path) -> None:
 def test_a_moved_release_with_an_editable_package_serves(
     env: dict[str, str], root: Path, tmp_path: Path
 ) -> None:
-    classic = (Path(buildpacks.__file__).parents[1] / "classic.py").read_text()
-    if "relocatable_site_packages" not in classic:
-        pytest.skip("bin/compile does not call relocate.relocatable_site_packages yet")
     app = root / "src" / "editable"
     # under packages/, so the app dir on sys.path has no "greeting" namespace package shadowing it
     (app / "packages" / "greeting" / "greeting").mkdir(parents=True)
