@@ -167,9 +167,13 @@ class LayerEnvStore:
         return cache.check_installed(target, [str(item) for item in installed])
 
     def save(self, python_home: Path, key: cache.EnvKey, *, reused: bool) -> int:
-        extra = {"key": asdict(key), "installed": cache.installed_distributions(python_home)}
+        """A reused layer is byte for byte the restored one: its size is the one recorded then."""
+        size = self.metadata.get("size") if reused and self.metadata else None
+        if not isinstance(size, int):
+            size = sizes.tree_size(self.layers_dir)
+        extra = {"key": asdict(key), "installed": cache.installed_distributions(python_home), "size": size}
         write_layer(self.layers_dir, PYTHON, self.wanted, extra)
-        return sizes.tree_size(self.layers_dir)
+        return size
 
 
 # --- env files ------------------------------------------------------------------------------------------

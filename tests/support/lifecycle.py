@@ -25,6 +25,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,6 +57,7 @@ class Phase:
     returncode: int
     stdout: str
     stderr: str
+    seconds: float = 0.0  # the buildpack's own run, without the emulator's restore and export
 
     def describe(self) -> str:
         return f"exit {self.returncode}\n--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
@@ -131,6 +133,7 @@ class Lifecycle:
         return env
 
     def _run(self, script: str, env: dict[str, str], timeout: float = BUILD_TIMEOUT) -> Phase:
+        started = time.monotonic()
         proc = subprocess.run(
             [*self.wrap, str(self.buildpack_dir / "bin" / script)],
             cwd=self.workspace,
@@ -141,9 +144,10 @@ class Lifecycle:
             timeout=timeout,
             check=False,
         )
+        seconds = time.monotonic() - started
         if _tree_listing(self.buildpack_dir) != self.snapshot:
             raise LifecycleError(f"bin/{script} wrote into the read-only buildpack dir")
-        return Phase(proc.returncode, proc.stdout, proc.stderr)
+        return Phase(proc.returncode, proc.stdout, proc.stderr, seconds)
 
     # --- phases -------------------------------------------------------------------------------------
 
