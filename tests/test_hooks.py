@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pybuildpack import __version__
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.steps.hooks import run_hook
@@ -178,7 +179,10 @@ def test_hooks_fixture_through_compile(compile_app: Callable[..., CompileResult]
     result = compile_app("hooks_pre_compile_pass_post_compile_fail", config={"SOME_APP_CONFIG_VAR": "1"})
     assert result.returncode == 1, result.describe()
     out = result.stdout
-    assert out.startswith("-----> Running bin/pre_compile hook\n       ~ pre_compile hook: start\n")
+    assert out.startswith(
+        f"-----> pybuildpack {__version__}\n"
+        "-----> Running bin/pre_compile hook\n       ~ pre_compile hook: start\n"
+    )
     start = out.index("~ pre_compile hook: start")
     printed = out[start : out.index("~ pre_compile hook: end")].splitlines()[1:]
     names = [line.strip().split("=", 1)[0] for line in printed]
@@ -210,6 +214,9 @@ def test_hooks_fixture_through_compile(compile_app: Callable[..., CompileResult]
 def test_pre_compile_fail_through_compile(compile_app: Callable[..., CompileResult]) -> None:
     result = compile_app("hooks_pre_compile_fail")
     assert result.returncode == 1
-    assert result.stdout == "-----> Running bin/pre_compile hook\n       Some pre_compile error!\n"
+    assert result.stdout == (
+        f"-----> pybuildpack {__version__}\n"
+        "-----> Running bin/pre_compile hook\n       Some pre_compile error!\n"
+    )
     assert "Error: The 'bin/pre_compile' hook failed." in result.stderr
     assert result.report()["failure_reason"] == "hooks::pre_compile"

@@ -52,3 +52,16 @@ def test_not_enabled(text: str) -> None:
 def test_unknown_name_is_a_programming_error() -> None:
     with pytest.raises(KeyError, match="not in the settings table"):
         settings.value("PYBUILDPACK_NO_SUCH_THING", {}, {})
+
+
+def test_one_version_everywhere() -> None:
+    """Platforms pin the buildpack by tag; the build log, the report and buildpack.toml name the version."""
+    import tomllib
+
+    import pybuildpack
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    descriptor = tomllib.loads((REPO / "buildpack.toml").read_text())["buildpack"]["version"]
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    assert project == descriptor == pybuildpack.__version__
+    assert f"## {project}" in changelog

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pybuildpack import app, cache, checks, deploy_key, python_version, relocate, run, scrub
+from pybuildpack import __version__, app, cache, checks, deploy_key, python_version, relocate, run, scrub
 from pybuildpack.build_data import BuildData
 from pybuildpack.context import BuildContext
 from pybuildpack.env import build_environment, hook_environment, is_enabled, read_env_dir, setting
@@ -134,7 +134,9 @@ def build(ctx: BuildContext, face: Face) -> int:
     """Run the whole build; print and record any failure. Returns the exit status."""
     step = Steps(ctx)
     started = time.monotonic()
+    ctx.console.step(f"pybuildpack {__version__}")
     try:
+        ctx.data.set("buildpack_version", __version__)
         plan = analyse(ctx, face, step)
         install(ctx, face, plan, step)
         finish(ctx, face, plan, step)
