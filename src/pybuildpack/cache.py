@@ -137,6 +137,8 @@ def _changed_inputs(before: dict[str, str], after: dict[str, str]) -> list[str]:
 class EnvStore(Protocol):
     """Where a face keeps the installed environment between builds."""
 
+    transfer: str | None  # how the environment was copied in or out (hard links, reflinks, copies)
+
     def clean_leftovers(self) -> None:
         """Remove what builds killed while saving left behind."""
 
@@ -165,6 +167,7 @@ class EnvCache:
     def __init__(self, root: Path, cache_dir: Path) -> None:
         self.root = root
         self.cache_dir = cache_dir
+        self.transfer: str | None = None  # how the environment was last copied in or out
         self.env = self.root / "env"
         self.in_use = self.root / "in-use"
 
@@ -192,7 +195,7 @@ class EnvCache:
             return "its record of installed distributions is missing"
         self.root.mkdir(parents=True, exist_ok=True)
         self.in_use.write_text(f"{os.getpid()}\n", encoding="utf-8")
-        _link_tree(source, target)
+        self.transfer = _link_tree(source, target)
         return check_installed(target, manifest)
 
     def save(self, python_home: Path, key: EnvKey, *, reused: bool) -> int:
@@ -200,6 +203,7 @@ class EnvCache:
         there), so only the bookkeeping is written; anything else replaces the cached environment,
         atomically."""
         size_file = self.root / "size"
+        self.transfer = None
         if reused and size_file.exists():
             self.in_use.unlink(missing_ok=True)
             return int(size_file.read_text(encoding="utf-8") or 0)
@@ -214,7 +218,7 @@ class EnvCache:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
-            _link_tree(python_home, staging / "python")
+            self.transfer = _link_tree(python_home, staging / "python")
             installed = json.dumps(installed_distributions(python_home), indent=1)
             _write(staging / "installed.json", installed + "\n")
             _write(staging / "key.json", json.dumps(asdict(key), indent=1, sort_keys=True) + "\n")
@@ -269,9 +273,16 @@ def restore(ctx: BuildContext, envs: EnvStore, key: EnvKey, *, in_place_ok: bool
             shutil.rmtree(ctx.python_home, ignore_errors=True)
             decision = Decision("discarded", (f"The cached environment failed its check: {problem}",))
     _print_decision(ctx.console, decision, key)
+    _print_transfer(ctx.console, envs, "restored")
     if decision.status in ("discarded", "empty"):
         envs.discard()
     return decision.status
+
+
+def _print_transfer(console: Console, envs: EnvStore, verb: str) -> None:
+    note = _METHOD_NOTES.get(envs.transfer or HARD_LINKS)
+    if note is not None:
+        console.info(f"The environment was {verb} {note}.")
 
 
 def _print_decision(console: Console, decision: Decision, key: EnvKey) -> None:
@@ -296,6 +307,7 @@ def save(
     """The "save cache" step, after a successful build."""
     ctx.console.step("Saving cache")
     size = envs.save(ctx.python_home, key, reused=status == "reused")
+    _print_transfer(ctx.console, envs, "saved")
     save_build_state(ctx.layout, stack=stack, python=python)
     ctx.data.set("cache_size", size)
     ctx.console.info(f"Cache size: {size / 1_000_000:.1f} MB")
@@ -320,19 +332,39 @@ def _read_manifest(path: Path) -> list[str] | None:
     return data if isinstance(data, list) else None
 
 
-def _link_tree(source: Path, target: Path) -> None:
+HARD_LINKS = "hard links"
+REFLINKS = "reflinks"
+COPIES = "copies"
+
+
+def _link_tree(source: Path, target: Path) -> str:
     """Copy a tree by hard links (symlinks copied as links), with `cp -al` where it works (it is
-    several times faster than doing it file by file in Python), and plain copies across filesystems.
+    several times faster than doing it file by file in Python); across filesystems (a cache on another
+    volume) by reflinks where the filesystem has them, else by plain copies. Returns the method used.
     NLTK data is always copied: NLTK refuses to read data files that have more than one link."""
-    if not run.capture(["cp", "-al", str(source), str(target)], env={"PATH": "/usr/bin:/bin"}).ok:
+    path = {"PATH": "/usr/bin:/bin"}
+    method = HARD_LINKS
+    if not run.capture(["cp", "-al", str(source), str(target)], env=path).ok:
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+        method = REFLINKS
+        if not run.capture(["cp", "-a", "--reflink=always", str(source), str(target)], env=path).ok:
+            shutil.rmtree(target, ignore_errors=True)
+            method = COPIES
+            shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
     nltk_data = target / "nltk_data"
     if nltk_data.is_dir() and not nltk_data.is_symlink():
         unlinked = target / ".nltk_data.copy"
         shutil.copytree(nltk_data, unlinked, symlinks=True)
         shutil.rmtree(nltk_data)
         unlinked.rename(nltk_data)
+    return method
+
+
+_METHOD_NOTES = {
+    REFLINKS: "by reflinks: the cache is on another filesystem than the build, so hard links are impossible",
+    COPIES: "by copying every file: the cache is on another filesystem than the build, which has no "
+    "reflinks, so neither hard links nor reflinks are possible (a cache on the build's filesystem is faster)",
+}
 
 
 def _link_or_copy(src: str, dst: str) -> None:

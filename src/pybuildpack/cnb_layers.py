@@ -135,6 +135,7 @@ class LayerEnvStore:
         self.wanted = dict(wanted)
         self.layer = layers_dir / PYTHON
         self.metadata = read_metadata(layers_dir, PYTHON)
+        self.transfer: str | None = None  # the layer stays in place: nothing is copied
 
     def clean_leftovers(self) -> None:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import time
@@ -154,6 +155,8 @@ def _warn_if_nothing_to_run(build_dir: Path, processes: dict[str, str], console:
 
 def _build_env(source: Source) -> dict[str, str]:
     env = plain_git_env(os.environ)  # a git hook's GIT_DIR must not leak into the buildpacks' git
+    if sys.stdout.isatty() and not env.get("NO_COLOR"):
+        env.setdefault("FORCE_COLOR", "1")  # buildpacks write to a pipe; the user sees a terminal
     if source.revision:
         env["SOURCE_VERSION"] = source.revision
     return env
