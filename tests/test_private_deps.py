@@ -35,6 +35,7 @@ from support import FIXTURE_APPS, REPO
 from support.buildpack import COMPILE_TIMEOUT, CompileResult, run_script, write_env_dir
 from support.index import PackageIndex
 from support.mirror import RuntimeMirror
+from support.platform import cli, ok, platform_env
 from support.private import (
     SSHD,
     AuthServer,
@@ -49,7 +50,6 @@ from support.private import (
     sshd,
 )
 from test_pipenv import pipfile_hash
-from test_platform_support import cli, ok, platform_env
 from test_uv import needs, site_python
 
 Compile = Callable[..., CompileResult]
