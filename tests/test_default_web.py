@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pybuildpack.steps import default_web
 from support import REPO
 from support.buildpack import CompileResult, free_port, http_get, run_script
 from support.index import PackageIndex
@@ -190,3 +191,60 @@ def test_cnb_declares_the_default_web_process_in_launch_toml(
     with platform.launch(None, base):
         response = http_get(f"http://127.0.0.1:{port}/", attempts=80)
     assert (response.status, response.text) == (200, "hello\n")
+
+
+# --- what counts as a candidate: the app's files read, never imported (no build needed) -------------------
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def described(app: Path) -> list[str]:
+    return [candidate.describe() for candidate in default_web.find_candidates(app)]
+
+
+def test_django_below_the_root_with_a_settings_package(tmp_path: Path) -> None:
+    app = write(
+        tmp_path,
+        {
+            "src/manage.py": "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.prod')\n",
+            "src/config/settings/prod.py": "",
+            "src/config/wsgi.py": "application = get_wsgi_application()\n",
+            "src/config/asgi.py": "application = get_asgi_application()\n",
+        },
+    )
+    assert described(app) == [
+        "gunicorn --chdir src config.wsgi:application  (src/config/wsgi.py: WSGI `application`)",
+        'uvicorn config.asgi:application --app-dir src --host "${UVICORN_HOST:-0.0.0.0}" --port "$PORT"'
+        "  (src/config/asgi.py: ASGI `application`)",
+    ]
+
+
+def test_what_a_top_level_module_must_hold(tmp_path: Path) -> None:
+    app = write(
+        tmp_path,
+        {
+            "app.py": "if app == 1:\n    pass\n    app = 2\n",  # a comparison and an indented assignment
+            "main.py": "import fastapi\n\napp: fastapi.FastAPI = fastapi.FastAPI(title='x')\n",
+            "server.py": "async def application(scope, receive, send):\n    pass\n",
+            "asgi.py": "# application = nothing\n",
+        },
+    )
+    assert [c.split("  ")[1] for c in described(app)] == [
+        "(main.py: ASGI `app`)",
+        "(server.py: WSGI `application`)",  # no FastAPI/Starlette call: read as WSGI, as the source says
+    ]
+
+
+def test_files_that_are_not_regular_or_lead_outside_are_skipped(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    os.mkfifo(app / "app.py")  # reading it would block the build
+    outside = write(tmp_path / "outside", {"main.py": "app = make()\n"})
+    (app / "main.py").symlink_to(outside / "main.py")
+    write(app, {"wsgi.py": "application = make()\n"})
+    assert described(app) == ["gunicorn wsgi:application  (wsgi.py: WSGI `application`)"]
