@@ -233,7 +233,7 @@ def test_worker_only_app_with_hooks(
 def test_no_procfile_warns(platform: Lifecycle, runtime_mirror: RuntimeMirror, tmp_path: Path) -> None:
     app = small_app(tmp_path / "noproc", {"requirements.txt": ""})
     phase = build(platform, app)
-    assert "No process types are declared: the app has no Procfile." in phase.stderr
+    assert "No web process is declared: the app has no Procfile." in phase.stderr
     assert platform.image.processes == []
 
 

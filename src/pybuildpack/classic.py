@@ -8,12 +8,14 @@ build context, runs the engine (engine.py), and writes what the classic API expe
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pybuildpack import app, build_data, cache, checks, engine, layout
+from pybuildpack import app, appfile, build_data, cache, checks, engine, layout
 from pybuildpack.context import BuildContext
+from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.run import capture
 from pybuildpack.steps import profile
@@ -42,7 +44,15 @@ class ClassicFace:
         profile.append_export(export_dir(ctx), export)
 
     def declare(self, ctx: BuildContext, plan: engine.Plan) -> None:
-        return None  # the platform reads the Procfile and bin/release itself
+        """The platform reads the Procfile itself; bin/release declares the default web process found
+        (recorded here, since bin/release is given BUILD_DIR only)."""
+        record = ctx.layout.default_web
+        assert record is not None  # the classic layout always has one
+        if plan.web is None:
+            record.unlink(missing_ok=True)
+        else:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(f"{plan.web}\n", encoding="utf-8")
 
 
 def compile_app(
@@ -74,14 +84,35 @@ def detect(build_dir: Path) -> int:
 
 
 def release(build_dir: Path) -> int:
-    """YAML for the platform: the Postgres add-on for a Django app using psycopg2, never process types."""
+    """YAML for the platform: the Postgres add-on for a Django app using psycopg2, and the default web
+    process the build found when the app opted into one (PYBUILDPACK_DEFAULT_WEB)."""
     python = layout.classic_python_home(build_dir) / "bin" / "python"
     wants_postgres = False
     if (build_dir / "manage.py").is_file() and python.is_file():
         env = {"PATH": "/usr/bin:/bin", "HOME": str(build_dir)}
         wants_postgres = capture([python, "-c", "import django, psycopg2"], env=env, cwd=build_dir).ok
-    print("---\naddons:\n  - heroku-postgresql" if wants_postgres else "--- {}")
+    lines = ["addons:", "  - heroku-postgresql"] if wants_postgres else []
+    web = recorded_default_web(build_dir)
+    if web is not None:
+        lines += ["default_process_types:", f"  web: '{web}'"]
+    print("\n".join(["---", *lines]) if lines else "--- {}")
     return 0
+
+
+_WEB_COMMAND = re.compile(r"(?:gunicorn|uvicorn) [^'\n\\]{1,400}")
+
+
+def recorded_default_web(build_dir: Path) -> str | None:
+    """The command the build recorded; None when there is none or it is not one the build writes."""
+    record = layout.classic_default_web(build_dir)
+    if not record.is_file():
+        return None
+    try:
+        data = appfile.read_app_file(build_dir, record, limit=1024, failure_reason="procfile::unreadable")
+    except BuildError:
+        return None
+    command = data.decode("utf-8", "replace").strip()
+    return command if _WEB_COMMAND.fullmatch(command) else None
 
 
 def report(cache_dir: Path) -> int:

@@ -47,19 +47,16 @@ class CnbFace:
     def declare(self, ctx: BuildContext, plan: engine.Plan) -> None:
         """What the lifecycle exports: every used layer's types, the processes and the SBOM."""
         processes = procfile.read_procfile(ctx.build_dir)
+        if plan.web is not None:
+            processes = {"web": plan.web, **processes}
         used = cnb_layers.write_used_layers(self.layers_dir, self.wanted)
         ctx.console.step(f"Layers: python (launch), {', '.join(used) or 'no others'}")
         sbom.write_cyclonedx(ctx.python_home, self.layers_dir / "python.sbom.cdx.json")
         launch = self.layers_dir / "launch.toml"
         launch.write_text(toml_write.dumps(launch_toml(processes)), encoding="utf-8")
-        if processes:
+        if processes:  # without a web process, the engine's default-web step has said what to add
             names = [f"{kind} (default)" if kind == "web" else kind for kind in processes]
             ctx.console.step(f"Process types: {', '.join(names)}")
-        else:
-            ctx.console.warning(
-                "No process types are declared: the app has no Procfile.",
-                "Add a Procfile at the root of the app, for example:\nweb: gunicorn myapp.wsgi",
-            )
 
     def write_runtime_env(self, ctx: BuildContext, plan: engine.Plan) -> None:
         spec = registry.spec(plan.manager.name)

@@ -30,7 +30,7 @@ from pybuildpack.package_managers.pip import ensure_runtime_pip
 from pybuildpack.package_managers.select import manager_for
 from pybuildpack.python_version import ResolvedPython
 from pybuildpack.runtime.manifest import RuntimeEntry
-from pybuildpack.steps import collectstatic, hooks, nltk
+from pybuildpack.steps import collectstatic, default_web, hooks, nltk
 from pybuildpack.steps.python import Runtimes, install_python, load_runtimes, runtime_entry
 
 
@@ -44,6 +44,7 @@ class Plan:
     manager: PackageManager
     key: cache.EnvKey
     nltk: bool = False  # NLTK corpora were downloaded: NLTK_DATA goes into the runtime environment
+    web: str | None = None  # the default web process found and opted into (PYBUILDPACK_DEFAULT_WEB)
     cache_status: str = "empty"
 
 
@@ -252,6 +253,8 @@ def install(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
         plan.nltk = nltk.run_nltk(ctx)
     with step("running Django's collectstatic"):
         collectstatic.run_collectstatic(ctx)
+    with step("looking for a default web process"):
+        plan.web = default_web.run_default_web(ctx)
 
 
 def finish(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:

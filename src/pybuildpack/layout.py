@@ -61,6 +61,7 @@ class Layout:
     pipenv_cache: Path
     pip_report: Path
     profile_d: Path | None  # classic only: the runtime environment as shell scripts
+    default_web: Path | None  # classic only: the default web command bin/release declares
 
     @property
     def python(self) -> Path:
@@ -100,11 +101,18 @@ def classic(build_dir: Path, cache_dir: Path) -> Layout:
         pipenv_cache=heroku / "pipenv-cache",
         pip_report=heroku / "pip-report.json",
         profile_d=build_dir / ".profile.d",
+        default_web=classic_default_web(build_dir),
     )
 
 
 def classic_python_home(build_dir: Path) -> Path:
     return build_dir / ".heroku" / "python"
+
+
+def classic_default_web(build_dir: Path) -> Path:
+    """The default web command the build found and the app opted into, for bin/release (which is only
+    given BUILD_DIR); absent when there is none."""
+    return build_dir / ".heroku" / "pybuildpack-default-web"
 
 
 def classic_sticky_version(cache_dir: Path) -> Path:
@@ -138,4 +146,5 @@ def cnb(app_dir: Path, layers_dir: Path) -> Layout:
         pipenv_cache=layers_dir / "pipenv-cache",
         pip_report=state / "pip-report.json",
         profile_d=None,
+        default_web=None,
     )

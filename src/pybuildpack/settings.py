@@ -34,6 +34,12 @@ TABLE: tuple[Setting, ...] = (
     Setting("PYBUILDPACK_INSTALLER", "uv: install a requirements.txt app with `uv pip`", "pip", "app"),
     Setting("PYBUILDPACK_CLEAR_CACHE", "1: ignore and replace the build cache for this build", "off", "app"),
     Setting("PYBUILDPACK_NLTK_INDEX_URL", "NLTK data index for nltk.txt downloads", "NLTK's own", "app"),
+    Setting(
+        "PYBUILDPACK_DEFAULT_WEB",
+        "1: with no `web` in the Procfile, declare the one gunicorn/uvicorn command the build found",
+        "off (the command found is only printed)",
+        "app",
+    ),
     Setting("PYBUILDPACK_DEBUG", "1: log every command the build runs, with its duration", "off", "app"),
     Setting(
         "PYBUILDPACK_EXPORT_DIR",
