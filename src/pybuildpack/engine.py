@@ -21,7 +21,7 @@ from pybuildpack.env import build_environment, hook_environment, is_enabled, set
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers import registry
 from pybuildpack.package_managers.base import PackageManager
-from pybuildpack.package_managers.pip import ensure_runtime_pip
+from pybuildpack.package_managers.runtime_pip import ensure_runtime_pip
 from pybuildpack.package_managers.select import manager_for
 from pybuildpack.python_version import ResolvedPython
 from pybuildpack.runtime.manifest import RuntimeEntry

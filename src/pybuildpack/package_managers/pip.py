@@ -112,15 +112,8 @@ def requirement_files(first: Path) -> list[Path]:
     return seen
 
 
-def ensure_runtime_pip(ctx: BuildContext, python: ResolvedPython) -> None:
-    """Keep pip available at runtime for one-off commands when uv or Poetry did the install (their
-    syncs leave no pip). Only pip is added: setuptools and the rest are the lockfile's business."""
-    if any(_normalise(name) == "pip" for name, _version in _distributions(ctx.python_home)):
-        return
-    pip = Pip("requirements.txt", python)
-    label = f"pip {pip.pins.pip}"
-    ctx.console.step(f"Installing {label} for one-off commands at runtime")
-    pip._bootstrap(ctx, [f"pip=={pip.pins.pip}"], label)
+def has_pip(python_home: Path) -> bool:
+    return any(_normalise(name) == "pip" for name, _version in _distributions(python_home))
 
 
 def requirements_inputs(build_dir: Path, *, install_test: bool) -> list[Path]:
