@@ -164,8 +164,20 @@ class Pip:
             ctx.console.info(
                 f"Python {python.major_text} is end-of-life: {label} is the newest that supports it."
             )
-        self._bootstrap(ctx, wanted, label)
+        if not self._install_locked(ctx, python, label):
+            self._bootstrap(ctx, wanted, label)
         self._record(ctx)
+
+    def _install_locked(self, ctx: BuildContext, python: ResolvedPython, label: str) -> bool:
+        """pip (and setuptools) from their hash-pinned lock by uv, when this build can (issue 11)."""
+        from pybuildpack.package_managers import uv  # uv.py builds on this module
+
+        found = uv.locked_binary(ctx, "pip", python)
+        if found is None:
+            return False
+        binary, lock = found
+        uv.install_locked(ctx, binary, lock, into=["--python", str(ctx.python)], manager="pip", label=label)
+        return True
 
     def _bootstrap(self, ctx: BuildContext, wanted: list[str], label: str) -> None:
         """Install pinned distributions with the pip wheel bundled in the runtime."""

@@ -18,9 +18,9 @@ from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.layout import Layout
-from pybuildpack.package_managers import tools
+from pybuildpack.package_managers import tools, uv_wheel
 from pybuildpack.package_managers.base import dependency_failure
-from pybuildpack.package_managers.pip import pins_for, requirements_inputs
+from pybuildpack.package_managers.pip import bundled_pip_wheel, pins_for, requirements_inputs
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
 
@@ -54,16 +54,37 @@ SPEC = ManagerSpec(
 
 
 def install_uv(ctx: BuildContext, version: str) -> Path:
-    """The uv binary at the pinned version, installed from the index or reused from the cache."""
+    """The uv binary at the pinned version, reused from the cache, or installed: from its pinned,
+    verified wheel where this platform has one (uv_wheel.py), else by pip from the index."""
     home = ctx.layout.uv_tool
     binary = home / "uv"
     wanted = {"tool": "uv", "version": version}
     if binary.is_file() and tools.marker_matches(home, wanted):
         ctx.console.step(f"Using cached uv {version}")
         return binary
-    ctx.console.step(f"Installing uv {version}")
     tools.remove(home)
     home.parent.mkdir(parents=True, exist_ok=True)
+    platform = tools.locked_platform(ctx)
+    pinned = uv_wheel.pinned(platform)
+    if pinned is not None and pinned.version == version:
+        ctx.console.step(f"Installing uv {version} from its pinned wheel")
+        env = tools.tool_environment(ctx)
+        index = tools.index_url(env) or uv_wheel.default_index(bundled_pip_wheel(ctx.python_home))
+        if index is None:
+            raise tools.install_failure(ctx, "uv", f"uv {version}")
+        config = uv_wheel.settings(env, tools.certificate_file(env))
+        uv_wheel.fetch_binary(pinned, index, config, binary)
+    else:
+        ctx.console.step(f"Installing uv {version}")
+        _pip_install_uv(ctx, version, binary)
+    binary.chmod(0o755)
+    tools.write_marker(home, wanted)
+    return binary
+
+
+def _pip_install_uv(ctx: BuildContext, version: str, binary: Path) -> None:
+    """Today's fallback: `pip install --target` of the uv wheel with the runtime's bundled pip."""
+    home = binary.parent
     with tempfile.TemporaryDirectory(prefix="uv-wheel-", dir=home.parent) as scratch:
         args = ["--target", scratch, "--no-deps", "--only-binary=:all:", f"uv=={version}"]
         result = tools.pip_install(ctx, args)
@@ -72,9 +93,33 @@ def install_uv(ctx: BuildContext, version: str) -> Path:
             raise tools.install_failure(ctx, "uv", f"uv {version}")
         home.mkdir()
         shutil.move(str(unpacked), binary)
-    binary.chmod(0o755)
-    tools.write_marker(home, wanted)
-    return binary
+
+
+def locked_binary(ctx: BuildContext, tool: str, python: ResolvedPython) -> tuple[Path, Path] | None:
+    """uv (installed now if needed) and the tool's lock file, when this build installs tools without
+    pip (issue 11); None when it falls back to pip (opt-out, no pinned uv wheel or no lock here)."""
+    platform = tools.locked_platform(ctx)
+    lock = tools.lock_file(platform, tool, python.major_text) if platform else None
+    if lock is None:
+        return None
+    return install_uv(ctx, tools.pins("uv")["uv"]), lock
+
+
+def install_locked(
+    ctx: BuildContext, binary: Path, lock: Path, *, into: list[str], manager: str, label: str
+) -> None:
+    """`uv pip install --require-hashes` of a tool's whole closure from its lock file, with bytecode;
+    `into` chooses the environment (`--python P`, plus `--target DIR` for a plain directory)."""
+    cmd = [str(binary), "pip", "install", "--require-hashes", "--no-deps", "-r", str(lock), *into, "--quiet"]
+    result = run.stream(
+        [*cmd, "--break-system-packages", "--compile-bytecode", *common_flags(ctx)],
+        env=runtime_environment(ctx),
+        console=ctx.console,
+        cwd=ctx.build_dir,
+        line_filter=tools.line_filter(ctx),
+    )
+    if not result.ok:
+        raise tools.install_failure(ctx, manager, label)
 
 
 def ready_binary(ctx: BuildContext) -> Path | None:
@@ -246,7 +291,12 @@ class UvPipInstaller:
         wanted = [f"pip=={pins.pip}"] + ([f"setuptools=={pins.setuptools}"] if pins.setuptools else [])
         label = " and ".join(w.replace("==", " ") for w in wanted)
         ctx.console.step(f"Installing {label} using uv")
-        pip_install_into_runtime(ctx, self.binary, wanted, manager="pip", label=label)
+        found = locked_binary(ctx, "pip", python)
+        if found is not None:
+            into = ["--python", str(ctx.python)]
+            install_locked(ctx, self.binary, found[1], into=into, manager="pip", label=label)
+        else:
+            pip_install_into_runtime(ctx, self.binary, wanted, manager="pip", label=label)
         ctx.data.set("pip_version", pins.pip)
 
     def command(self, ctx: BuildContext) -> list[str]:
