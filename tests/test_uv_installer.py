@@ -26,6 +26,7 @@ def test_flask_example_with_the_uv_installer_serves(
     uv_seconds = time.monotonic() - started
     out = result.stdout
     assert "Installing uv 0.13.9" in out
+    assert "Using cached uv" not in out  # installed once, reported once
     assert "Installing dependencies using 'uv pip install -r requirements.txt'" in out
     assert "+ flask==3.1.3" in out
     assert "Collecting" not in out  # pip did not install the requirements

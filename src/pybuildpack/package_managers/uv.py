@@ -291,10 +291,11 @@ class UvPipInstaller:
         wanted = [f"pip=={pins.pip}"] + ([f"setuptools=={pins.setuptools}"] if pins.setuptools else [])
         label = " and ".join(w.replace("==", " ") for w in wanted)
         ctx.console.step(f"Installing {label} using uv")
-        found = locked_binary(ctx, "pip", python)
-        if found is not None:
+        platform = tools.locked_platform(ctx)
+        lock = tools.lock_file(platform, "pip", python.major_text) if platform else None
+        if lock is not None:  # uv is installed already: only the lock is wanted here
             into = ["--python", str(ctx.python)]
-            install_locked(ctx, self.binary, found[1], into=into, manager="pip", label=label)
+            install_locked(ctx, self.binary, lock, into=into, manager="pip", label=label)
         else:
             pip_install_into_runtime(ctx, self.binary, wanted, manager="pip", label=label)
         ctx.data.set("pip_version", pins.pip)
