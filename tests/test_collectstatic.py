@@ -5,6 +5,7 @@ installed from the local index, plus the pure helpers (manage.py search, switche
 from __future__ import annotations
 
 import ast
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from pybuildpack.steps.collectstatic import failure_reason, find_manage_py, switched_on
-from support.buildpack import CompileResult
+from support.buildpack import CompileResult, app_source
 
 Compile = Callable[..., CompileResult]
 
@@ -283,3 +284,34 @@ def test_app_directories_named_like_the_modules_do_not_count(compile_app: Compil
     report = result.report()
     assert "django_collectstatic" not in report
     assert "nltk_downloader" not in report
+
+
+def test_warm_no_op_restores_the_collectstatic_output(compile_app: Compile, tmp_path: Path) -> None:
+    """Issue 11: an unchanged app, environment and config vars reuse the last output (said in the log);
+    a changed static file, or a changed config var, runs collectstatic again."""
+    config = {"EXPECTED_ENV_VAR": "1"}
+    first = compile_app("django_staticfiles_latest_django", config=config).check()
+    assert first.report()["django_collectstatic"] == "enabled"
+    step = "-----> $ python backend/manage.py collectstatic --noinput"
+    again = first.recompile().check()
+    out = again.stdout
+    assert step not in out
+    assert "Restoring the output of the last 'python backend/manage.py collectstatic --noinput'" in out
+    assert again.report()["django_collectstatic"] == "restored"
+    robots = again.build_dir / "backend" / "staticfiles" / "robots.txt"
+    assert robots.read_text() == (first.build_dir / "backend" / "staticfiles" / "robots.txt").read_text()
+    assert "Environment seen by the Django settings" not in out  # Django did not run
+
+    changed = tmp_path / "changed"
+    shutil.copytree(app_source("django_staticfiles_latest_django"), changed)
+    (changed / "backend" / "testapp" / "static" / "robots.txt").write_text("User-agent: *\nDisallow: /x\n")
+    third = again.recompile(changed).check()
+    assert step in third.stdout
+    assert third.report()["django_collectstatic"] == "enabled"
+    assert "Disallow: /x" in (third.build_dir / "backend" / "staticfiles" / "robots.txt").read_text()
+
+    fourth = third.recompile(changed, config={**config, "OTHER_VAR": "2"}).check()
+    assert step in fourth.stdout
+    fifth = fourth.recompile(changed, config={**config, "OTHER_VAR": "2"}).check()
+    assert step not in fifth.stdout
+    assert "Disallow: /x" in (fifth.build_dir / "backend" / "staticfiles" / "robots.txt").read_text()

@@ -80,8 +80,21 @@ def test_uv_basic(
     assert report["uv_version"] == "0.13.9"
     assert "Note:" not in result.stderr  # the uv recommendation is for the other managers
     # pip stays available at runtime for one-off commands; uv itself does not
-    assert "Installing pip 26.3 for one-off commands at runtime" in out
+    # uv installs it (issue 11: not a second pip process), with checked-hash bytecode
+    assert "Installing pip 26.3 for one-off commands at runtime, using uv" in out
+    assert "+ pip==26.3" in out
     assert site_python(result, "import pip; print(pip.__version__)").stdout.strip() == "26.3"
+    pyc = site_python(
+        result,
+        "import importlib.util as u, pip._internal.main as m; "
+        "d = open(u.cache_from_source(m.__file__), 'rb').read(16); print(int.from_bytes(d[4:8], 'little'))",
+    )
+    assert pyc.stdout.strip() == "3", pyc.stderr  # flags: hash-based (1) and checked (2)
+    ran = subprocess.run(
+        [str(result.build_dir / ".heroku/python/bin/python"), "-m", "pip", "--version"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ran.stdout.startswith("pip 26.3 "), ran.stderr
     # A rebuild with the same cache reuses uv.
     again = result.recompile(app_for_index("uv_basic", package_index, tmp_path / "again"))
     again.check()

@@ -26,6 +26,7 @@ def test_flask_example_with_the_uv_installer_serves(
     uv_seconds = time.monotonic() - started
     out = result.stdout
     assert "Installing uv 0.13.9" in out
+    assert "Using cached uv" not in out  # installed once, reported once
     assert "Installing dependencies using 'uv pip install -r requirements.txt'" in out
     assert "+ flask==3.1.3" in out
     assert "Collecting" not in out  # pip did not install the requirements
@@ -67,3 +68,30 @@ def test_uv_installer_ci_adds_requirements_test(
     result = compile_app("pip_basic", config={"PYBUILDPACK_INSTALLER": installer}, script="test-compile")
     result.check()
     assert "uv pip install -r requirements.txt" in result.stdout
+
+
+def test_uv_installer_updates_in_place_and_prunes(
+    compile_app: Compile, tmp_path: Path, runtime_mirror: RuntimeMirror
+) -> None:
+    """Issue 11: an added requirement is installed into the restored environment (not a discarded
+    cache and a cold reinstall), and a removed one is uninstalled, as with pip."""
+    needs(runtime_mirror, "3.12")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".python-version").write_text("3.12\n")
+    (app / "requirements.txt").write_text("typing-extensions==4.15.0\n")
+    config = {"PYBUILDPACK_INSTALLER": "uv"}
+    first = compile_app(app, config=config).check()
+    (app / "requirements.txt").write_text("typing-extensions==4.15.0\nsix==1.17.0\n")
+    added = first.recompile(app, config=config).check()
+    assert "updating the environment in place" in added.stdout
+    assert added.report()["cache_status"] == "partial"
+    assert "Installing Python" not in added.stdout
+    assert "+ six==1.17.0" in added.stdout
+    assert site_python(added, "import six, typing_extensions").returncode == 0
+    (app / "requirements.txt").write_text("six==1.17.0\n")
+    removed = added.recompile(app, config=config).check()
+    assert removed.report()["cache_status"] == "partial"
+    assert "Removing packages no longer required: typing-extensions" in removed.stdout
+    assert site_python(removed, "import typing_extensions").returncode != 0
+    assert site_python(removed, "import six, pip, setuptools").returncode == 0

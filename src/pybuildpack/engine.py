@@ -26,7 +26,7 @@ from pybuildpack.layout import Layout
 from pybuildpack.output import Console
 from pybuildpack.package_managers import registry
 from pybuildpack.package_managers.base import PackageManager
-from pybuildpack.package_managers.pip import ensure_runtime_pip
+from pybuildpack.package_managers.runtime_pip import ensure_runtime_pip
 from pybuildpack.package_managers.select import manager_for
 from pybuildpack.python_version import ResolvedPython
 from pybuildpack.runtime.manifest import RuntimeEntry

@@ -14,6 +14,7 @@ between builds in CACHE_DIR). The CNB layout maps the same roles to layers (``<l
 | Pipenv (kept at runtime)               | <python home>/pipenv                 | inside python              |
 | pip / uv / Poetry / Pipenv caches      | CACHE_DIR/.heroku/*-cache            | pip-cache ... (cache)      |
 | the cached environment (classic only)  | CACHE_DIR/pybuildpack/env            | (the python layer itself)  |
+| the last collectstatic output          | CACHE_DIR/pybuildpack/collectstatic  | state/collectstatic        |
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Layout:
     poetry_cache: Path
     pipenv_cache: Path
     pip_report: Path
+    collectstatic_cache: Path  # the last collectstatic output and what it was made from (issue 11)
     profile_d: Path | None  # classic only: the runtime environment as shell scripts
     default_web: Path | None  # classic only: the default web command bin/release declares
 
@@ -100,6 +102,7 @@ def classic(build_dir: Path, cache_dir: Path) -> Layout:
         poetry_cache=heroku / "poetry-cache",
         pipenv_cache=heroku / "pipenv-cache",
         pip_report=heroku / "pip-report.json",
+        collectstatic_cache=cache_dir / "pybuildpack" / "collectstatic",
         profile_d=build_dir / ".profile.d",
         default_web=classic_default_web(build_dir),
     )
@@ -145,6 +148,7 @@ def cnb(app_dir: Path, layers_dir: Path) -> Layout:
         poetry_cache=layers_dir / "poetry-cache",
         pipenv_cache=layers_dir / "pipenv-cache",
         pip_report=state / "pip-report.json",
+        collectstatic_cache=state / "collectstatic",
         profile_d=None,
         default_web=None,
     )

@@ -71,6 +71,12 @@ TABLE: tuple[Setting, ...] = (
         "15",
         "operator",
     ),
+    Setting(
+        "PYBUILDPACK_TOOLS_WITH_PIP",
+        "1: install uv, pip, Poetry and Pipenv with pip (no uv wheel fetched by the engine, no lock files)",
+        "off (where a uv wheel is pinned for the platform)",
+        "operator",
+    ),
     Setting("PYBUILDPACK_STATE_DIR", "local platform: apps, releases, config", "XDG data dir", "operator"),
     Setting("PYBUILDPACK_CGROUP_ROOT", "where WEB_CONCURRENCY reads memory limits", "/sys/fs/cgroup", "test"),
     Setting("PYBUILDPACK_NPROC", "the CPU count WEB_CONCURRENCY uses", "nproc", "test"),

@@ -91,15 +91,8 @@ def bundled_pip_wheel(python_home: Path) -> Path:
 _PROJECT_FILES = ("setup.py", "setup.cfg", "pyproject.toml")
 
 
-def ensure_runtime_pip(ctx: BuildContext, python: ResolvedPython) -> None:
-    """Keep pip available at runtime for one-off commands when uv or Poetry did the install (their
-    syncs leave no pip). Only pip is added: setuptools and the rest are the lockfile's business."""
-    if any(_normalise(name) == "pip" for name, _version in _distributions(ctx.python_home)):
-        return
-    pip = Pip("requirements.txt", python)
-    label = f"pip {pip.pins.pip}"
-    ctx.console.step(f"Installing {label} for one-off commands at runtime")
-    pip._bootstrap(ctx, [f"pip=={pip.pins.pip}"], label)
+def has_pip(python_home: Path) -> bool:
+    return any(_normalise(name) == "pip" for name, _version in _distributions(python_home))
 
 
 def requirements_inputs(build_dir: Path, *, install_test: bool) -> list[Path]:
@@ -150,8 +143,20 @@ class Pip:
             ctx.console.info(
                 f"Python {python.major_text} is end-of-life: {label} is the newest that supports it."
             )
-        self._bootstrap(ctx, wanted, label)
+        if not self._install_locked(ctx, python, label):
+            self._bootstrap(ctx, wanted, label)
         self._record(ctx)
+
+    def _install_locked(self, ctx: BuildContext, python: ResolvedPython, label: str) -> bool:
+        """pip (and setuptools) from their hash-pinned lock by uv, when this build can (issue 11)."""
+        from pybuildpack.package_managers import uv  # uv.py builds on this module
+
+        found = uv.locked_binary(ctx, "pip", python)
+        if found is None:
+            return False
+        binary, lock = found
+        uv.install_locked(ctx, binary, lock, into=["--python", str(ctx.python)], manager="pip", label=label)
+        return True
 
     def _bootstrap(self, ctx: BuildContext, wanted: list[str], label: str) -> None:
         """Install pinned distributions with the pip wheel bundled in the runtime."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
-from pybuildpack.package_managers import tools
+from pybuildpack.package_managers import tools, uv
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import PythonRules, ResolvedPython
@@ -91,7 +91,7 @@ class Pipenv:
             ctx.console.step(f"Using cached Pipenv {self.version}")
         else:
             ctx.console.step(f"Installing Pipenv {self.version}")
-            self._install(ctx, home)
+            self._install(ctx, python, home)
             tools.write_marker(home, wanted)
         ctx.data.set("pipenv_version", self.version)
         bin_dir = home / "bin"
@@ -99,14 +99,19 @@ class Pipenv:
         ctx.build_env["PATH"] = f"{bin_dir}:{old}" if old else str(bin_dir)
         ctx.build_env["VIRTUAL_ENV"] = str(ctx.python_home)
 
-    def _install(self, ctx: BuildContext, home: Path) -> None:
+    def _install(self, ctx: BuildContext, python: ResolvedPython, home: Path) -> None:
         tools.remove(home)
         lib = home / "lib"
         lib.mkdir(parents=True)
-        wanted = ["--target", str(lib), "--only-binary=:all:", f"pipenv=={self.version}"]
-        result = tools.pip_install(ctx, wanted)
-        if not result.ok:
-            raise tools.install_failure(ctx, "pipenv", f"Pipenv {self.version}")
+        label = f"Pipenv {self.version}"
+        found = uv.locked_binary(ctx, "pipenv", python)
+        if found is not None:  # issue 11: Pipenv's whole closure from its lock, by uv
+            into = ["--python", str(ctx.python), "--target", str(lib)]
+            uv.install_locked(ctx, found[0], found[1], into=into, manager="pipenv", label=label)
+        else:
+            wanted = ["--target", str(lib), "--only-binary=:all:", f"pipenv=={self.version}"]
+            if not tools.pip_install(ctx, wanted).ok:
+                raise tools.install_failure(ctx, "pipenv", label)
         # Console scripts pip wrote with absolute shebangs: the wrapper below replaces them.
         tools.remove(lib / "bin")
         (lib / _LAUNCHER).write_text(_LAUNCHER_TEXT, encoding="utf-8")

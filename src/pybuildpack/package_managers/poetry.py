@@ -14,7 +14,7 @@ from pathlib import Path
 from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
-from pybuildpack.package_managers import tools
+from pybuildpack.package_managers import tools, uv
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
@@ -69,14 +69,14 @@ class Poetry:
             _repoint_venv(venv, ctx)
         else:
             ctx.console.step(f"Installing Poetry {version}")
-            self._install(ctx, home, venv)
+            self._install(ctx, python, home, venv)
             tools.write_marker(home, wanted)
         ctx.data.set("poetry_version", version)
         bin_dir = home / "bin"
         old = ctx.build_env.get("PATH")
         ctx.build_env["PATH"] = f"{bin_dir}:{old}" if old else str(bin_dir)
 
-    def _install(self, ctx: BuildContext, home: Path, venv: Path) -> None:
+    def _install(self, ctx: BuildContext, python: ResolvedPython, home: Path, venv: Path) -> None:
         label = f"Poetry {self.pins['poetry']}"
         tools.remove(home)
         home.mkdir(parents=True)
@@ -91,10 +91,15 @@ class Poetry:
             raise tools.install_failure(ctx, "poetry", label)
         # Poetry's own marker: this venv is Poetry's, so it works on the base (runtime) environment.
         (venv / "poetry_env").touch()
-        wanted = [f"poetry=={self.pins['poetry']}", f"{_PLUGIN}=={self.pins[_PLUGIN]}"]
-        result = tools.pip_install(ctx, ["--only-binary=:all:", *wanted], python=venv / "bin" / "python")
-        if not result.ok:
-            raise tools.install_failure(ctx, "poetry", label)
+        found = uv.locked_binary(ctx, "poetry", python)
+        if found is not None:  # issue 11: Poetry's whole closure from its lock, by uv
+            into = ["--python", str(venv / "bin" / "python")]
+            uv.install_locked(ctx, found[0], found[1], into=into, manager="poetry", label=label)
+        else:
+            wanted = [f"poetry=={self.pins['poetry']}", f"{_PLUGIN}=={self.pins[_PLUGIN]}"]
+            result = tools.pip_install(ctx, ["--only-binary=:all:", *wanted], python=venv / "bin" / "python")
+            if not result.ok:
+                raise tools.install_failure(ctx, "poetry", label)
         (home / "bin").mkdir()
         (home / "bin" / "poetry").symlink_to(venv / "bin" / "poetry")
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.env import installer_environment, mask_secrets, mask_url
+from pybuildpack.env import is_enabled as setting_enabled
 from pybuildpack.errors import BuildError
 from pybuildpack.output import colour_wanted
+from pybuildpack.package_managers import uv_wheel
 from pybuildpack.package_managers.pip import bundled_pip_wheel
 
 MARKER = ".pybuildpack-tool.json"
@@ -137,11 +139,26 @@ def pip_install(ctx: BuildContext, args: list[str], *, python: Path | None = Non
     )
 
 
+def locked_platform(ctx: BuildContext) -> str | None:
+    """The platform whose pinned uv wheel and lock files install the tools without pip (issue 11),
+    or None: no pinned wheel for this machine, or the operator opted out (PYBUILDPACK_TOOLS_WITH_PIP)."""
+    if setting_enabled("PYBUILDPACK_TOOLS_WITH_PIP", ctx.config, ctx.environ):
+        return None
+    key = uv_wheel.platform_key()
+    return key if uv_wheel.pinned(key) is not None else None
+
+
+def lock_file(platform: str, tool: str, python_minor: str) -> Path | None:
+    """data/locks/PLATFORM/TOOL-X.Y.txt: the tool's whole closure, pinned with hashes; None if absent."""
+    found = resources.files("pybuildpack").joinpath(f"data/locks/{platform}/{tool}-{python_minor}.txt")
+    return Path(str(found)) if found.is_file() else None
+
+
 def install_failure(ctx: BuildContext, manager: str, label: str) -> BuildError:
     where = describe_index(tool_environment(ctx))
     return BuildError(
         f"Could not install {label}.",
-        f"pip could not install {label} from {where}; its output above says why. This is often a "
+        f"The installer could not install {label} from {where}; its output above says why. This is often a "
         "temporary problem reaching the package index.",
         "Check that the configured package index (PIP_INDEX_URL) is reachable and serves this version, "
         "then retry the build.",

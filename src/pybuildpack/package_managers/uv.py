@@ -7,7 +7,9 @@ everything), unpacked into CACHE_DIR/.heroku/python-uv: outside the slug, absent
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,9 +18,9 @@ from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.layout import Layout
-from pybuildpack.package_managers import tools
+from pybuildpack.package_managers import tools, uv_wheel
 from pybuildpack.package_managers.base import dependency_failure
-from pybuildpack.package_managers.pip import pins_for, requirements_inputs
+from pybuildpack.package_managers.pip import bundled_pip_wheel, pins_for, requirements_inputs
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import PythonRules, ResolvedPython
 
@@ -53,16 +55,37 @@ SPEC = ManagerSpec(
 
 
 def install_uv(ctx: BuildContext, version: str) -> Path:
-    """The uv binary at the pinned version, installed from the index or reused from the cache."""
+    """The uv binary at the pinned version, reused from the cache, or installed: from its pinned,
+    verified wheel where this platform has one (uv_wheel.py), else by pip from the index."""
     home = ctx.layout.uv_tool
     binary = home / "uv"
     wanted = {"tool": "uv", "version": version}
     if binary.is_file() and tools.marker_matches(home, wanted):
         ctx.console.step(f"Using cached uv {version}")
         return binary
-    ctx.console.step(f"Installing uv {version}")
     tools.remove(home)
     home.parent.mkdir(parents=True, exist_ok=True)
+    platform = tools.locked_platform(ctx)
+    pinned = uv_wheel.pinned(platform)
+    if pinned is not None and pinned.version == version:
+        ctx.console.step(f"Installing uv {version} from its pinned wheel")
+        env = tools.tool_environment(ctx)
+        index = tools.index_url(env) or uv_wheel.default_index(bundled_pip_wheel(ctx.python_home))
+        if index is None:
+            raise tools.install_failure(ctx, "uv", f"uv {version}")
+        config = uv_wheel.settings(env, tools.certificate_file(env))
+        uv_wheel.fetch_binary(pinned, index, config, binary)
+    else:
+        ctx.console.step(f"Installing uv {version}")
+        _pip_install_uv(ctx, version, binary)
+    binary.chmod(0o755)
+    tools.write_marker(home, wanted)
+    return binary
+
+
+def _pip_install_uv(ctx: BuildContext, version: str, binary: Path) -> None:
+    """Today's fallback: `pip install --target` of the uv wheel with the runtime's bundled pip."""
+    home = binary.parent
     with tempfile.TemporaryDirectory(prefix="uv-wheel-", dir=home.parent) as scratch:
         args = ["--target", scratch, "--no-deps", "--only-binary=:all:", f"uv=={version}"]
         result = tools.pip_install(ctx, args)
@@ -71,9 +94,66 @@ def install_uv(ctx: BuildContext, version: str) -> Path:
             raise tools.install_failure(ctx, "uv", f"uv {version}")
         home.mkdir()
         shutil.move(str(unpacked), binary)
-    binary.chmod(0o755)
-    tools.write_marker(home, wanted)
-    return binary
+
+
+def locked_binary(ctx: BuildContext, tool: str, python: ResolvedPython) -> tuple[Path, Path] | None:
+    """uv (installed now if needed) and the tool's lock file, when this build installs tools without
+    pip (issue 11); None when it falls back to pip (opt-out, no pinned uv wheel or no lock here)."""
+    platform = tools.locked_platform(ctx)
+    lock = tools.lock_file(platform, tool, python.major_text) if platform else None
+    if lock is None:
+        return None
+    return install_uv(ctx, tools.pins("uv")["uv"]), lock
+
+
+def install_locked(
+    ctx: BuildContext, binary: Path, lock: Path, *, into: list[str], manager: str, label: str
+) -> None:
+    """`uv pip install --require-hashes` of a tool's whole closure from its lock file, with bytecode;
+    `into` chooses the environment (`--python P`, plus `--target DIR` for a plain directory)."""
+    cmd = [str(binary), "pip", "install", "--require-hashes", "--no-deps", "-r", str(lock), *into, "--quiet"]
+    result = run.stream(
+        [*cmd, "--break-system-packages", "--compile-bytecode", *common_flags(ctx)],
+        env=runtime_environment(ctx),
+        console=ctx.console,
+        cwd=ctx.build_dir,
+        line_filter=tools.line_filter(ctx),
+    )
+    if not result.ok:
+        raise tools.install_failure(ctx, manager, label)
+
+
+def ready_binary(ctx: BuildContext) -> Path | None:
+    """The pinned uv binary if this build already has it (installed or restored), else None."""
+    home = ctx.layout.uv_tool
+    wanted = {"tool": "uv", "version": tools.pins("uv")["uv"]}
+    binary = home / "uv"
+    return binary if binary.is_file() and tools.marker_matches(home, wanted) else None
+
+
+def runtime_environment(ctx: BuildContext) -> dict[str, str]:
+    """uv's settings for `uv pip` commands on the runtime itself (not a project environment)."""
+    env = uv_environment(ctx)
+    env.pop("UV_PROJECT_ENVIRONMENT", None)
+    # Checked-hash .pyc files, as pip writes them: valid whatever the mtimes after relocation.
+    env.setdefault("SOURCE_DATE_EPOCH", "315532801")
+    return env
+
+
+def pip_install_into_runtime(
+    ctx: BuildContext, binary: Path, wanted: list[str], *, manager: str, label: str
+) -> None:
+    """`uv pip install` of pinned distributions into the runtime, with their bytecode."""
+    cmd = [str(binary), "pip", "install", "--python", str(ctx.python), "--break-system-packages"]
+    result = run.stream(
+        [*cmd, "--compile-bytecode", *common_flags(ctx), *wanted],
+        env=runtime_environment(ctx),
+        console=ctx.console,
+        cwd=ctx.build_dir,  # uv names the environment relative to it
+        line_filter=tools.line_filter(ctx),
+    )
+    if not result.ok:
+        raise tools.install_failure(ctx, manager, label)
 
 
 def uv_environment(ctx: BuildContext) -> dict[str, str]:
@@ -193,7 +273,9 @@ class UvPipInstaller:
 
     @property
     def syncs_exactly(self) -> bool:
-        return False
+        """`uv pip install` never removes what is no longer required; install_dependencies prunes
+        for it after an in-place update (the set a clean install gives comes from `uv pip compile`)."""
+        return True
 
     def input_files(self, build_dir: Path) -> list[Path]:
         return requirements_inputs(build_dir, install_test=self.install_test)
@@ -208,19 +290,15 @@ class UvPipInstaller:
         # pip stays available at runtime (one-off commands), as for pip-installed apps.
         pins = pins_for(python)
         wanted = [f"pip=={pins.pip}"] + ([f"setuptools=={pins.setuptools}"] if pins.setuptools else [])
-        ctx.console.step(f"Installing {' and '.join(w.replace('==', ' ') for w in wanted)} using uv")
-        cmd = [str(self.binary), "pip", "install", "--python", str(ctx.python), "--break-system-packages"]
-        env = uv_environment(ctx)
-        env.pop("UV_PROJECT_ENVIRONMENT", None)
-        result = run.stream(
-            [*cmd, *common_flags(ctx), *wanted],
-            env=env,
-            console=ctx.console,
-            cwd=ctx.cache_dir,
-            line_filter=tools.line_filter(ctx),
-        )
-        if not result.ok:
-            raise tools.install_failure(ctx, "pip", " and ".join(wanted))
+        label = " and ".join(w.replace("==", " ") for w in wanted)
+        ctx.console.step(f"Installing {label} using uv")
+        platform = tools.locked_platform(ctx)
+        lock = tools.lock_file(platform, "pip", python.major_text) if platform else None
+        if lock is not None:  # uv is installed already: only the lock is wanted here
+            into = ["--python", str(ctx.python)]
+            install_locked(ctx, self.binary, lock, into=into, manager="pip", label=label)
+        else:
+            pip_install_into_runtime(ctx, self.binary, wanted, manager="pip", label=label)
         ctx.data.set("pip_version", pins.pip)
 
     def command(self, ctx: BuildContext) -> list[str]:
@@ -232,22 +310,88 @@ class UvPipInstaller:
     def install_dependencies(self, ctx: BuildContext, python: ResolvedPython) -> None:
         shown = self.command(ctx)
         ctx.console.step(f"Installing dependencies using '{' '.join(shown)}'")
-        cmd = [
-            str(self.binary),
-            *shown[1:],
-            "--python",
-            str(ctx.python),
-            "--break-system-packages",
-            "--compile-bytecode",
-            *common_flags(ctx),
-        ]
-        env = uv_environment(ctx)
-        env.pop("UV_PROJECT_ENVIRONMENT", None)
+        cmd = [str(self.binary), *shown[1:], "--python", str(ctx.python), "--break-system-packages"]
+        env = runtime_environment(ctx)
+        # Updating a restored environment in place (D4): resolve the set a clean install gives, in
+        # parallel with the install, to remove afterwards whatever is no longer required.
+        clean_set = self._resolve_clean_install(ctx, shown[3:], env) if ctx.env_restored else None
         result = run.stream(
-            cmd, env=env, console=ctx.console, cwd=ctx.build_dir, line_filter=tools.line_filter(ctx)
+            [*cmd, "--compile-bytecode", *common_flags(ctx)],
+            env=env,
+            console=ctx.console,
+            cwd=ctx.build_dir,
+            line_filter=tools.line_filter(ctx),
         )
         if not result.ok:
+            if clean_set is not None:
+                clean_set.cancel()
             raise dependency_failure(ctx, "uv", result.output)
+        if clean_set is not None:
+            self._remove_unrequired(ctx, clean_set, env)
+
+    def _resolve_clean_install(
+        self, ctx: BuildContext, requirement_args: list[str], env: dict[str, str]
+    ) -> run.Background:
+        files = [arg for arg in requirement_args if arg != "-r"]  # `uv pip compile` takes them as operands
+        cmd = [str(self.binary), "pip", "compile", *files, "--python", str(ctx.python)]
+        cmd += ["--quiet", "--no-header", "--no-annotate", "--color", "never", "--no-progress"]
+        return run.Background(cmd, env=env, cwd=ctx.build_dir)
+
+    def _remove_unrequired(self, ctx: BuildContext, clean_set: run.Background, env: dict[str, str]) -> None:
+        result = clean_set.wait()
+        if not result.ok:
+            ctx.console.tool_line(result.output)
+            raise dependency_failure(ctx, "uv", result.output)
+        extra = unrequired(ctx.python_home, result.output)
+        if not extra:
+            return
+        ctx.console.info(f"Removing packages no longer required: {', '.join(extra)}")
+        cmd = [str(self.binary), "pip", "uninstall", "--python", str(ctx.python), "--break-system-packages"]
+        if not run.stream([*cmd, *common_flags(ctx), *extra], env=env, console=ctx.console).ok:
+            raise dependency_failure(ctx, "uv", "")
+
+
+_REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==|@|\[|;|$)")
+
+
+def unrequired(python_home: Path, compiled: str) -> list[str]:
+    """Installed distributions that the resolved requirements (`uv pip compile` output) do not name.
+    Editable and other unnamed lines (`-e URL`) keep the distribution installed from that URL."""
+    keep = {"pip", "setuptools", "wheel"}
+    urls = set()
+    for line in compiled.splitlines():
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        match = _REQUIREMENT_NAME.match(text)
+        if match:
+            keep.add(_normalise(match.group(1)))
+        else:
+            urls.add(text.split()[-1])
+    extra = []
+    for info in sorted(site_dist_infos(python_home)):
+        name = _normalise(info.name[: -len(".dist-info")].split("-", 1)[0])
+        if name not in keep and _direct_url(info) not in urls:
+            extra.append(name)
+    return extra
+
+
+def site_dist_infos(python_home: Path) -> list[Path]:
+    sites = python_home.glob("lib/python*/site-packages")
+    return [info for site in sites for info in site.glob("*.dist-info")]
+
+
+def _direct_url(info: Path) -> str | None:
+    try:
+        data = json.loads((info / "direct_url.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = data.get("url") if isinstance(data, dict) else None
+    return url if isinstance(url, str) else None
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _add_build_env(ctx: BuildContext) -> None:

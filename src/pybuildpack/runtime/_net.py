@@ -22,6 +22,7 @@ import netrc
 import os
 import re
 import socket
+import ssl
 import stat
 import time
 import urllib.error
@@ -51,6 +52,7 @@ class Settings:
     min_rate: float
     window: float
     netrc: Path | None
+    cafile: str | None = None  # a CA bundle to verify https servers with (else the system's)
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,8 @@ def _http_chunks(url: str, config: Settings, deadline: Deadline) -> Iterator[byt
     pace = _Pace(config, deadline)
     timeout = max(0.05, min(config.connect, deadline.at - time.monotonic()))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        context = ssl.create_default_context(cafile=config.cafile) if config.cafile else None
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             pace.start(response.length)
             while chunk := pace.read(response):
                 yield chunk

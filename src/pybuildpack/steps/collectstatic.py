@@ -15,8 +15,9 @@ from pathlib import Path
 
 from pybuildpack import run
 from pybuildpack.context import BuildContext
-from pybuildpack.env import hook_environment, mask_secrets, mask_url
+from pybuildpack.env import hook_environment, is_enabled, mask_secrets, mask_url
 from pybuildpack.errors import BuildError
+from pybuildpack.steps import static_reuse
 from pybuildpack.steps.nltk import module_available
 
 DISABLED_FILE = Path(".heroku") / "collectstatic_disabled"
@@ -56,8 +57,8 @@ def run_collectstatic(ctx: BuildContext) -> None:
         ctx.data.set("django_collectstatic", "skipped-no-manage-py")
         return
     with ctx.data.timed("django_collectstatic_duration"):
-        _collectstatic(ctx, manage_py)
-    ctx.data.set("django_collectstatic", "enabled")
+        outcome = _collectstatic(ctx, manage_py)
+    ctx.data.set("django_collectstatic", outcome)
 
 
 def switched_on(name: str, config: Mapping[str, str], environ: Mapping[str, str]) -> bool:
@@ -95,14 +96,27 @@ def collectstatic_environment(ctx: BuildContext) -> dict[str, str]:
     return env
 
 
-def _collectstatic(ctx: BuildContext, manage_py: Path) -> None:
-    ctx.console.step(f"$ python {manage_py} collectstatic --noinput")
+def _collectstatic(ctx: BuildContext, manage_py: Path) -> str:
+    """Run collectstatic, or restore its previous output when nothing it reads has changed.
+    Returns the report's django_collectstatic value."""
     env = collectstatic_environment(ctx)
+    key = static_reuse.digest(ctx, manage_py, env)
+    cleared = is_enabled("PYBUILDPACK_CLEAR_CACHE", ctx.config, ctx.environ)
+    if not cleared and static_reuse.restore(ctx, key):
+        ctx.console.step(
+            f"Restoring the output of the last 'python {manage_py} collectstatic --noinput': the app's "
+            "files, its installed packages, the environment and the config vars are unchanged"
+        )
+        return "restored"
+    static_reuse.forget(ctx)
+    before = static_reuse.snapshot(ctx.build_dir)
+    ctx.console.step(f"$ python {manage_py} collectstatic --noinput")
     command: list[str | Path] = [ctx.python, manage_py, "collectstatic", "--noinput", "--traceback"]
     result = run.stream(command, env=env, console=ctx.console, cwd=ctx.build_dir)
     ctx.console.info("")
     if result.ok:
-        return
+        static_reuse.save(ctx, key, before)
+        return "enabled"
     if switched_on("DEBUG_COLLECTSTATIC", ctx.config, ctx.environ):
         _print_environment(ctx, env)
     raise BuildError(
