@@ -74,7 +74,7 @@ def install_uv(ctx: BuildContext, version: str) -> Path:
         if index is None:
             raise tools.install_failure(ctx, "uv", f"uv {version}")
         config = uv_wheel.settings(env, tools.certificate_file(env))
-        uv_wheel.fetch_binary(pinned, index, config, binary)
+        uv_wheel.fetch_binary(pinned, [index, *tools.extra_index_urls(env)], config, binary)
     else:
         ctx.console.step(f"Installing uv {version}")
         _pip_install_uv(ctx, version, binary)

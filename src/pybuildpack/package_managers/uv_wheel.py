@@ -96,15 +96,10 @@ def settings(env: Mapping[str, str], cafile: str | None) -> _net.Settings:
     return dataclasses.replace(_net.settings(env), cafile=cafile or env.get("SSL_CERT_FILE") or None)
 
 
-def fetch_binary(wheel: PinnedWheel, index: str, config: _net.Settings, target: Path) -> None:
-    """Download the pinned wheel from the index, verify it, and put its uv binary at target."""
-    shown = _net.shown_url(index)
-    try:
-        url = file_url(index, "uv", wheel.file, config)
-    except _net.DownloadError as exc:
-        raise _error(wheel, f"The simple page of uv on {shown} could not be read: {exc}.") from exc
-    if url is None:
-        raise _error(wheel, f"{shown} does not list {wheel.file} on its simple page of uv.")
+def fetch_binary(wheel: PinnedWheel, indexes: list[str], config: _net.Settings, target: Path) -> None:
+    """Download the pinned wheel from the first index that lists it (the index, then the extra
+    indexes, as pip looks), verify it, and put its uv binary at target."""
+    url, shown = _find(wheel, indexes, config)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="uv-wheel-", dir=target.parent) as scratch:
         path = Path(scratch) / wheel.file
@@ -119,6 +114,21 @@ def fetch_binary(wheel: PinnedWheel, index: str, config: _net.Settings, target: 
                 failure_detail="hash-mismatch",
             )
         _unzip_binary(wheel, path, target)
+
+
+def _find(wheel: PinnedWheel, indexes: list[str], config: _net.Settings) -> tuple[str, str]:
+    problems = []
+    for index in indexes:
+        shown = _net.shown_url(index)
+        try:
+            url = file_url(index, "uv", wheel.file, config)
+        except _net.DownloadError as exc:
+            problems.append(f"The simple page of uv on {shown} could not be read: {exc}.")
+            continue
+        if url is not None:
+            return url, shown
+        problems.append(f"{shown} does not list {wheel.file} on its simple page of uv.")
+    raise _error(wheel, "\n".join(problems) or "No package index is configured.")
 
 
 def _download(url: str, config: _net.Settings, path: Path) -> str:
