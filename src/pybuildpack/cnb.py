@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -128,19 +127,6 @@ def launch_toml(processes: Mapping[str, str]) -> dict[str, object]:
     return {"processes": entries} if entries else {}
 
 
-def read_bp_plan(environ: Mapping[str, str]) -> list[dict[str, object]]:
-    """The entries the lifecycle resolved for this buildpack (validated; their metadata is unused)."""
-    path = environ.get("CNB_BP_PLAN_PATH")
-    if not path:
-        return []
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    entries = data.get("entries")
-    return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args not in (["detect"], ["build"]):
@@ -149,8 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     if args[0] == "detect":
         return detect(Path.cwd(), environ)
-    read_bp_plan(environ)
-    return build(Path.cwd(), environ)
+    return build(Path.cwd(), environ)  # the plan's entries carry nothing this buildpack reads
 
 
 if __name__ == "__main__":
