@@ -72,6 +72,7 @@ def test_python_majors_install_the_latest_patch_of_the_mirror(
         app.mkdir()
         (app / ".python-version").write_text(f"# Comments are supported\n{major}\n")
         (app / "requirements.txt").write_text("# TE\ntyping-extensions==4.15.0\n")
+        (app / "Procfile").write_text("worker: python -c 'print(1)'\n")  # no default-web warning
         result = compile_app(app).check()
         latest = runtime_mirror.latest(major)
         assert f"-----> Installing Python {latest}" in result.stdout

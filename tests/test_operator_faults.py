@@ -85,7 +85,9 @@ def test_full_disk_while_saving_the_cache_fails_nothing(
     )
     proc = subprocess.run(
         ["unshare", "-m", "sh", "-c", script, "sh", *map(str, builds)],
-        env={**build_env, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=900, check=False,
+        # tools with pip: the uv wheel (about 38 MB unpacked) would fill the tmpfs before the save
+        env={**build_env, "NO_COLOR": "1", "PYBUILDPACK_TOOLS_WITH_PIP": "1"},
+        capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     first, second, _ = proc.stdout.split("=== end of build")
@@ -132,3 +134,24 @@ def test_unreadable_app_directory_is_a_clear_error(unreadable: str, build_env: d
     finally:
         (root / "app" / unreadable).chmod(0o755)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_full_disk_during_the_build_is_a_clear_error(
+    tmp_path: Path, build_env: dict[str, str], runtime_mirror: RuntimeMirror
+) -> None:
+    """CACHE_DIR on a 40 MB tmpfs: the uv wheel's binary (about 38 MB) does not fit next to the
+    runtime archive, and the build says the disk is full instead of showing a traceback."""
+    if not runtime_mirror.has("3.11"):
+        pytest.skip("the runtime mirror has no Python 3.11")
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("unshare -m is not available to mount a small tmpfs")
+    app = small_app(tmp_path / "app")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (tmp_path / "env").mkdir()
+    script = f'mount -t tmpfs -o size=40m tmpfs "{cache}" && exec sh "{REPO}/bin/compile" "$@"'
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script, "sh", str(app), str(cache), str(tmp_path / "env")],
+        env={**build_env, "NO_COLOR": "1"}, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert_clear_error(proc, "Error: The disk filled up while ")

@@ -17,10 +17,15 @@ def test_scripts_run_after_the_directory_moves(tmp_path: Path) -> None:
     long_form = bin_dir / "long"
     long_form.write_text(f"#!/bin/sh\n'''exec' {bin_dir}/python3 \"$0\" \"$@\"\n' '''\nprint('long ok')\n")
     long_form.chmod(0o755)
+    quoted_form = bin_dir / "quoted"  # uv's form for long paths: the interpreter in single quotes
+    quoted_form.write_text(
+        f"#!/bin/sh\n'''exec' '{bin_dir}/python3' \"$0\" \"$@\"\n' '''\nprint('quoted ok')\n"
+    )
+    quoted_form.chmod(0o755)
     other = bin_dir / "other"
     other.write_text("#!/bin/sh\necho other\n")
 
-    assert relocatable_shebangs(bin_dir) == ["hello", "long"]
+    assert relocatable_shebangs(bin_dir) == ["hello", "long", "quoted"]
 
     moved = tmp_path / "elsewhere"
     (tmp_path / "build").rename(moved)
@@ -29,6 +34,10 @@ def test_scripts_run_after_the_directory_moves(tmp_path: Path) -> None:
     assert (
         subprocess.run([moved / "bin" / "long"], capture_output=True, text=True, check=True).stdout
         == "long ok\n"
+    )
+    assert (
+        subprocess.run([moved / "bin" / "quoted"], capture_output=True, text=True, check=True).stdout
+        == "quoted ok\n"
     )
     assert (moved / "bin" / "other").read_text() == "#!/bin/sh\necho other\n"
     assert str(tmp_path / "build") not in (moved / "bin" / "hello").read_text()

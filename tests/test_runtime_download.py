@@ -48,7 +48,7 @@ def entry(url: str, *, size: int | None = SIZE, data: bytes = PAYLOAD) -> Runtim
 
 def download(url: str, cache: Path, *, size: int | None = SIZE, **env: str) -> Path:
     console = Console(out=io.StringIO(), err=io.StringIO(), environ={})
-    return obtain_archive(entry(url, size=size), cache, console, environ={**FAST, **env})[0]
+    return obtain_archive(entry(url, size=size), cache / "runtimes", console, environ={**FAST, **env})[0]
 
 
 def failure(url: str, cache: Path, *, size: int | None = SIZE, **env: str) -> str:

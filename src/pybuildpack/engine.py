@@ -8,6 +8,7 @@ how the runtime environment is written) is asked of the face.
 from __future__ import annotations
 
 import contextlib
+import errno
 import resource
 import time
 import traceback
@@ -144,21 +145,42 @@ def build(ctx: BuildContext, face: Face) -> int:
         with step("declaring the build's results"):
             face.declare(ctx, plan)
     except BuildError as error:
-        ctx.console.error(error)
-        ctx.data.record_failure(error)
-        return 1
-    except PermissionError as error:  # an unreadable directory or file of the app (bin/, .venv/...)
-        failure = _permission_error(ctx, step.operation, error)
-        ctx.console.error(failure)
-        ctx.data.record_failure(failure)
-        return 1
-    except Exception:
+        return _failed(ctx, error)
+    except Exception as error:  # an OS fault the user can fix, else a bug
+        known = _os_fault(ctx, step.operation, error)
+        if known is not None:
+            return _failed(ctx, known)
         ctx.console.internal_error(step.operation, traceback.format_exc())
         ctx.data.record_failure(BuildError("unexpected error", failure_reason="internal-error::unhandled"))
         return 1
     ctx.data.set("total_duration", round(time.monotonic() - started, 3))
     ctx.data.set("engine_max_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     return 0
+
+
+def _failed(ctx: BuildContext, error: BuildError) -> int:
+    ctx.console.error(error)
+    ctx.data.record_failure(error)
+    return 1
+
+
+def _os_fault(ctx: BuildContext, operation: str, error: Exception) -> BuildError | None:
+    """An unreadable app directory (bin/, .venv/...) or a full disk: clear errors, not bugs."""
+    if isinstance(error, PermissionError):
+        return _permission_error(ctx, operation, error)
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return _disk_full(operation, error)
+    return None
+
+
+def _disk_full(operation: str, error: OSError) -> BuildError:
+    where = f" ({quoted(str(error.filename))})" if error.filename else ""
+    return BuildError(
+        f"The disk filled up while {operation}{where}.",
+        "No space is left on the device holding the build, cache or temp directory.",
+        "Free some space (or give the build a bigger disk), then build again.",
+        failure_reason="checks::disk-full",
+    )
 
 
 def _permission_error(ctx: BuildContext, operation: str, error: PermissionError) -> BuildError:

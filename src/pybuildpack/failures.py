@@ -16,6 +16,7 @@ REASONS: dict[str, str] = {
     "lock::timeout": "another process held a lock for too long",
     "build-data::data-file-deleted": "the build report disappeared (a hook deleted CACHE_DIR)",
     "checks::permission-denied": "a file or directory of the app cannot be read",
+    "checks::disk-full": "the disk filled up during the build",
     # checks of the stack and the app tree
     "checks::stack::eol": "STACK names an end-of-life stack",
     "checks::stack::unknown": "STACK names an unknown stack, or the host has no /etc/os-release",

@@ -54,14 +54,24 @@ def _split_script(data: bytes, bin_prefix: bytes) -> tuple[str, bytes] | None:
     lines = data.split(b"\n", 3)
     if lines[0].startswith(b"#!" + bin_prefix):
         target, rest = lines[0][2:].strip(), b"\n".join(lines[1:])
-    elif lines[0] == b"#!/bin/sh" and len(lines) > 3 and lines[1].startswith(_EXEC + bin_prefix):
-        target, rest = lines[1][len(_EXEC) :].split(b" ", 1)[0], lines[3]
+    elif lines[0] == b"#!/bin/sh" and len(lines) > 3 and lines[1].startswith(_EXEC):
+        target, rest = _exec_target(lines[1][len(_EXEC) :]), lines[3]
+        if not target.startswith(bin_prefix):
+            return None
     else:
         return None
     interpreter = target[len(bin_prefix) :].decode("utf-8", "replace")
     if not interpreter or " " in interpreter or "/" in interpreter:
         return None
     return interpreter, rest
+
+
+def _exec_target(command: bytes) -> bytes:
+    """The interpreter an exec line names: pip writes the path bare, uv in single quotes."""
+    quote = command[:1]
+    if quote in (b"'", b'"'):
+        return command[1:].split(quote, 1)[0]
+    return command.split(b" ", 1)[0]
 
 
 # Where an editable install or a path-configuration file names a directory of the build, it is made
