@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from pybuildpack import pids
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.output import Console
 
@@ -205,20 +206,10 @@ def remove_leftovers(base: Path) -> None:
         return
     for entry in entries:
         pid = entry.name.removeprefix(PREFIX).split("-", 1)[0]
-        if entry.name.startswith(PREFIX) and pid.isdigit() and not _alive(int(pid)):
+        if entry.name.startswith(PREFIX) and pid.isdigit() and not pids.alive(int(pid)):
             with contextlib.suppress(OSError):
                 if entry.lstat().st_uid == os.getuid() and entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def temp_base(outside: Sequence[Path]) -> Path:

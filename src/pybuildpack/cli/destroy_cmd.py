@@ -9,6 +9,7 @@ import signal
 import time
 from typing import Any
 
+from pybuildpack import pids
 from pybuildpack.cli.common import add_app_argument, add_state_option
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.output import Console
@@ -71,7 +72,7 @@ def _stop(state: AppState, console: Console) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + STOP_TIMEOUT
-    while supervisor.pid_running(pid):
+    while pids.alive(pid):
         if time.monotonic() > deadline:
             raise PlatformError(
                 f"`pybuildpack start {state.name}` (pid {pid}) did not stop within {STOP_TIMEOUT:.0f} s.",

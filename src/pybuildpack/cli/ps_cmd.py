@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pybuildpack import pids
 from pybuildpack.cli.common import add_app_argument, add_state_option, table_lines
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
@@ -47,7 +48,7 @@ def _row(process: dict[str, Any]) -> tuple[str, ...]:
     state = str(process.get("state", "?"))
     if state == "crashed" and process.get("restarts_in") is not None:
         state = f"crashed (restart in {process['restarts_in']} s)"
-    elif state == "up" and not supervisor.pid_running(int(process.get("pid") or 0)):
+    elif state == "up" and not pids.alive(int(process.get("pid") or 0)):
         state = "exited"
     return (
         str(process.get("name", "?")),

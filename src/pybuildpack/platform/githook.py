@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pybuildpack
-from pybuildpack import run
+from pybuildpack import pids, run
 from pybuildpack.errors import BuildError
 from pybuildpack.output import BLOCK, Console
 from pybuildpack.platform import builder, supervisor
@@ -149,10 +149,10 @@ def check_not_overtaken(state: AppState, push: Push, console: Console) -> None:
         previous = int(json.loads(marker.read_text(encoding="utf-8"))["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         previous = 0
-    if previous and previous != os.getppid() and _alive(previous):
+    if previous and previous != os.getppid() and pids.alive(previous):
         console.info("Waiting for the previous push to finish updating the branch")
         deadline = time.monotonic() + PREVIOUS_PUSH_TIMEOUT
-        while _alive(previous) and time.monotonic() < deadline:
+        while pids.alive(previous) and time.monotonic() < deadline:
             time.sleep(0.1)
     write_json(marker, {"pid": os.getppid()})
     now = run.capture(["git", "rev-parse", "--verify", "-q", push.ref], env=dict(os.environ))
@@ -163,24 +163,6 @@ def check_not_overtaken(state: AppState, push: Push, console: Console) -> None:
             f"{branch} moved to {current[:12]} (another push) while this push waited; "
             "fetch, merge or rebase, and push again."
         )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return stat[stat.rfind(")") + 2 :].startswith("Z")
 
 
 def _rejected(summary: str) -> int:

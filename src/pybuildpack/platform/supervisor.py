@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from pybuildpack import run
+from pybuildpack import pids, run
 from pybuildpack.output import Console, colour_wanted
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform import runner
@@ -430,26 +430,9 @@ def running(state: AppState) -> dict[str, Any] | None:
         pid = int(data["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(data, dict) or not pid_running(pid):
+    if not isinstance(data, dict) or not pids.alive(pid):
         return None
     return data
-
-
-def pid_running(pid: int) -> bool:
-    """Is process ``pid`` alive (a zombie, waiting for its parent to reap it, is not)?"""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat[stat.rfind(")") + 2 :].split()[:1] != ["Z"]
 
 
 def notify_restart(state: AppState, console: Console, only: str | None = None) -> bool | None:
