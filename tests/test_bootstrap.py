@@ -11,7 +11,7 @@ import pytest
 
 from support import REPO
 from support.mirror import RuntimeMirror
-from test_cnb import HIDE_PYTHONS
+from support.namespaces import hiding_pythons
 
 
 def test_compile_without_any_python_311(
@@ -19,10 +19,7 @@ def test_compile_without_any_python_311(
 ) -> None:
     if not runtime_mirror.has("3.11"):
         pytest.skip("the runtime mirror has no Python 3.11")
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("unshare -m is not available to hide the host's Pythons")
-    hide = tmp_path / "hide.sh"
-    hide.write_text(HIDE_PYTHONS)
+    hide = hiding_pythons(tmp_path)
     app = tmp_path / "app"
     app.mkdir()
     (app / "requirements.txt").write_text("typing-extensions==4.15.0\n")
@@ -35,7 +32,7 @@ def test_compile_without_any_python_311(
         shutil.copytree(app, build)
         compile_cmd = ["sh", str(REPO / "bin" / "compile"), str(build), str(cache), str(env_dir)]
         proc = subprocess.run(
-            ["unshare", "-m", "sh", str(hide), *compile_cmd],
+            [*hide, *compile_cmd],
             env=build_env, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -12,6 +12,7 @@ import pytest
 
 from support import REPO, SRC
 from support.mirror import RuntimeMirror
+from support.namespaces import require_private_mounts
 from support.platform import light_env, shell_buildpack, tiny_app
 
 
@@ -21,8 +22,7 @@ def test_cache_on_another_filesystem_is_restored_by_copies_and_says_so(
     """CACHE_DIR on a tmpfs (no reflinks): hard links fail, the environment is copied, the log says how."""
     if not runtime_mirror.has("3.11"):
         pytest.skip("the runtime mirror has no Python 3.11")
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("unshare -m is not available to mount a tmpfs")
+    require_private_mounts("to mount a tmpfs")
     app = tmp_path / "app"
     app.mkdir()
     (app / "requirements.txt").write_text("typing-extensions==4.15.0\n")

@@ -17,6 +17,7 @@ from support.buildpack import compile_app, free_port, http_get
 from support.index import PackageIndex
 from support.lifecycle import Lifecycle, Phase
 from support.mirror import RuntimeMirror
+from support.namespaces import hiding_pythons
 from test_uv import app_for_index
 
 EXAMPLE = REPO / "examples" / "flask-app"
@@ -334,14 +335,7 @@ def test_build_without_any_python_311_on_the_machine(
     """Every python3 >= 3.11 hidden: bin/build fetches one from the manifest, checks it, runs with it,
     and the next build reuses it."""
     needs(runtime_mirror, "3.12")
-    if (
-        shutil.which("unshare") is None
-        or subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0
-    ):
-        pytest.skip("unshare -m (a private mount namespace) is not available to hide the host's Pythons")
-    hide = tmp_path / "hide.sh"
-    hide.write_text(HIDE_PYTHONS)
-    platform.wrap = ["unshare", "-m", "sh", str(hide)]
+    platform.wrap = hiding_pythons(tmp_path)
     first = build(platform, EXAMPLE)
     assert "Running pybuildpack with Python 3.1" in first.stdout
     assert "engine" in {p.name[:-5] for p in platform.cache_store.glob("*.toml")}
@@ -354,17 +348,14 @@ def test_build_without_any_python_311_on_the_machine(
 def test_bootstrap_checksum_failure_names_manifest_url_and_both_hashes(
     platform: Lifecycle, runtime_mirror: RuntimeMirror, tmp_path: Path
 ) -> None:
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("unshare -m is not available to hide the host's Pythons")
+    hide = hiding_pythons(tmp_path)
     manifest = json.loads(runtime_mirror.manifest.read_text())
     for entry in manifest["runtimes"]:
         entry["url"] = str(runtime_mirror.manifest.parent / entry["url"])
         entry["sha256"] = "0" * 64
     bad = tmp_path / "bad-manifest.json"
     bad.write_text(json.dumps(manifest))
-    hide = tmp_path / "hide.sh"
-    hide.write_text(HIDE_PYTHONS)
-    platform.wrap = ["unshare", "-m", "sh", str(hide)]
+    platform.wrap = hide
     platform.config = {"PYBUILDPACK_RUNTIME_MANIFEST": str(bad)}
     phase = build(platform, EXAMPLE, ok=False)
     assert "failed its sha256 check" in phase.stderr
@@ -384,10 +375,7 @@ def test_shim_detect_files_match_the_engine() -> None:
 
 @pytest.mark.parametrize("api", ["classic", "cnb"])
 def test_detect_without_any_python_311(api: str, tmp_path: Path, build_env: dict[str, str]) -> None:
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("unshare -m is not available to hide the host's Pythons")
-    hide = tmp_path / "hide.sh"
-    hide.write_text(HIDE_PYTHONS)
+    hide = hiding_pythons(tmp_path)
     results = {}
     for name, files in (("py", {"requirements.txt": ""}), ("static", {"index.html": ""})):
         app = small_app(tmp_path / name, files)
@@ -395,20 +383,10 @@ def test_detect_without_any_python_311(api: str, tmp_path: Path, build_env: dict
         env = {**build_env, "CNB_BUILD_PLAN_PATH": str(plan)} if api == "cnb" else build_env
         args = [] if api == "cnb" else [str(app)]
         proc = subprocess.run(
-            ["unshare", "-m", "sh", str(hide), str(REPO / "bin" / "detect"), *args],
+            [*hide, str(REPO / "bin" / "detect"), *args],
             cwd=app, env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         results[name] = proc.returncode
         if name == "py" and api == "cnb":
             assert tomllib.loads(plan.read_text())["requires"] == [{"name": "python"}]
     assert results == {"py": 0, "static": 100 if api == "cnb" else 1}
-
-
-# Hide every python3 of the host inside a private mount namespace, then run the command.
-HIDE_PYTHONS = """set -e
-for python in /usr/bin/python3* /usr/local/bin/python3*; do
-    case "$python" in *-config) continue ;; esac
-    [ -e "$python" ] && [ ! -L "$python" ] && mount --bind /dev/null "$python"
-done
-exec "$@"
-"""

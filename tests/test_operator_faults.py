@@ -13,6 +13,7 @@ import pytest
 
 from support import REPO
 from support.mirror import RuntimeMirror
+from support.namespaces import require_private_mounts
 
 
 def small_app(root: Path) -> Path:
@@ -67,8 +68,7 @@ def test_full_disk_while_saving_the_cache_fails_nothing(
     """CACHE_DIR on a 40 MB tmpfs: the runtime archive fits, the saved environment does not."""
     if not runtime_mirror.has("3.11"):
         pytest.skip("the runtime mirror has no Python 3.11")
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("unshare -m is not available to mount a small tmpfs")
+    require_private_mounts("to mount a small tmpfs")
     app = small_app(tmp_path / "app")
     cache = tmp_path / "cache"
     cache.mkdir()
@@ -143,8 +143,7 @@ def test_full_disk_during_the_build_is_a_clear_error(
     runtime archive, and the build says the disk is full instead of showing a traceback."""
     if not runtime_mirror.has("3.11"):
         pytest.skip("the runtime mirror has no Python 3.11")
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("unshare -m is not available to mount a small tmpfs")
+    require_private_mounts("to mount a small tmpfs")
     app = small_app(tmp_path / "app")
     cache = tmp_path / "cache"
     cache.mkdir()
