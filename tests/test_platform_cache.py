@@ -93,3 +93,14 @@ def test_no_cache_discards_the_cache_and_reinstalls(
     assert "-----> Released v3 (build " in log
     # an operator setting, not a config var of the app
     assert release(env, 3)["config_vars"] == []
+
+
+def test_a_second_app_takes_its_tools_from_the_host_wide_store(
+    env: dict[str, str], app: Path, builds: list[subprocess.CompletedProcess[str]]
+) -> None:
+    """Issue 11: the local platform keeps installed tools in the user's cache dir for every app."""
+    assert "Installing uv" in builds[0].stdout
+    log = ok(cli("build", str(app), "--app", "second", env=env)).stdout
+    assert "Installing uv" not in log
+    store = Path(env["HOME"]) / ".cache" / "pybuildpack" / "tools"
+    assert f"Using uv 0.13.9 from the tool store ({store})" in log

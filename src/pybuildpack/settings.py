@@ -77,6 +77,12 @@ TABLE: tuple[Setting, ...] = (
         "off (where a uv wheel is pinned for the platform)",
         "operator",
     ),
+    Setting(
+        "PYBUILDPACK_TOOL_STORE",
+        "a directory of installed build tools (uv, Poetry, Pipenv) shared by every app built on this host",
+        "unset: each app installs its own (the local platform sets ~/.cache/pybuildpack/tools)",
+        "operator",
+    ),
     Setting("PYBUILDPACK_STATE_DIR", "local platform: apps, releases, config", "XDG data dir", "operator"),
     Setting("PYBUILDPACK_CGROUP_ROOT", "where WEB_CONCURRENCY reads memory limits", "/sys/fs/cgroup", "test"),
     Setting("PYBUILDPACK_NPROC", "the CPU count WEB_CONCURRENCY uses", "nproc", "test"),

@@ -15,7 +15,7 @@ from pathlib import Path
 from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
-from pybuildpack.package_managers import tools, uv
+from pybuildpack.package_managers import tool_store, tools, uv
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import PythonRules, ResolvedPython
@@ -90,8 +90,8 @@ class Pipenv:
         if (home / "bin" / "pipenv").is_file() and tools.marker_matches(home, wanted):
             ctx.console.step(f"Using cached Pipenv {self.version}")
         else:
-            ctx.console.step(f"Installing Pipenv {self.version}")
-            self._install(ctx, python, home)
+            key = tool_store.key("pipenv", self.version, python.major_text)
+            tools.obtain(ctx, (key, home), lambda: self._install(ctx, python, home), f"Pipenv {self.version}")
             tools.write_marker(home, wanted)
         ctx.data.set("pipenv_version", self.version)
         bin_dir = home / "bin"
@@ -100,6 +100,7 @@ class Pipenv:
         ctx.build_env["VIRTUAL_ENV"] = str(ctx.python_home)
 
     def _install(self, ctx: BuildContext, python: ResolvedPython, home: Path) -> None:
+        ctx.console.step(f"Installing Pipenv {self.version}")
         tools.remove(home)
         lib = home / "lib"
         lib.mkdir(parents=True)

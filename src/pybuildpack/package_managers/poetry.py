@@ -14,7 +14,7 @@ from pathlib import Path
 from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
-from pybuildpack.package_managers import tools, uv
+from pybuildpack.package_managers import tool_store, tools, uv
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
@@ -68,8 +68,10 @@ class Poetry:
             ctx.console.step(f"Using cached Poetry {version}")
             _repoint_venv(venv, ctx)
         else:
-            ctx.console.step(f"Installing Poetry {version}")
-            self._install(ctx, python, home, venv)
+            key = tool_store.key("poetry", f"{version}-{_PLUGIN}-{self.pins[_PLUGIN]}", python.major_text)
+            install = lambda: self._install(ctx, python, home, venv)  # noqa: E731
+            tools.obtain(ctx, (key, home), install, f"Poetry {version}")
+            _repoint_venv(venv, ctx)
             tools.write_marker(home, wanted)
         ctx.data.set("poetry_version", version)
         bin_dir = home / "bin"
@@ -78,6 +80,7 @@ class Poetry:
 
     def _install(self, ctx: BuildContext, python: ResolvedPython, home: Path, venv: Path) -> None:
         label = f"Poetry {self.pins['poetry']}"
+        ctx.console.step(f"Installing {label}")
         tools.remove(home)
         home.mkdir(parents=True)
         env = tools.tool_environment(ctx)
@@ -101,7 +104,7 @@ class Poetry:
             if not result.ok:
                 raise tools.install_failure(ctx, "poetry", label)
         (home / "bin").mkdir()
-        (home / "bin" / "poetry").symlink_to(venv / "bin" / "poetry")
+        (home / "bin" / "poetry").symlink_to(Path("..") / venv.name / "bin" / "poetry")  # relative: movable
 
     def command(self) -> list[str]:
         return ["poetry", "sync"] if self.install_test else ["poetry", "sync", "--only", "main"]
@@ -147,7 +150,9 @@ def _repoint_venv(venv: Path, ctx: BuildContext) -> None:
     lines = cfg.read_text(encoding="utf-8").splitlines()
     home = ctx.python_home / "bin"
     lines = [f"home = {home}" if line.split("=", 1)[0].strip() == "home" else line for line in lines]
-    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    staged = cfg.with_name("pyvenv.cfg.new")  # replaced, not rewritten: it may be a link into the tool store
+    staged.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    staged.replace(cfg)
     for link in (venv / "bin").iterdir():
         if link.is_symlink() and link.name.startswith("python") and link.readlink().is_absolute():
             link.unlink()

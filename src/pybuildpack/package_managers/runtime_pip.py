@@ -9,7 +9,7 @@ downloads and compiles: seconds on a cold build)."""
 from __future__ import annotations
 
 from pybuildpack.context import BuildContext
-from pybuildpack.package_managers import pip, uv
+from pybuildpack.package_managers import pip, tools, uv
 from pybuildpack.python_version import ResolvedPython
 
 
@@ -19,6 +19,9 @@ def ensure_runtime_pip(ctx: BuildContext, python: ResolvedPython) -> None:
     version = pip.pins_for(python).pip
     label = f"pip {version}"
     binary = uv.ready_binary(ctx)
+    if binary is None and tools.locked_platform(ctx) is not None:
+        # uv (from the tool store, or fetched) is faster than a pip process that installs pip
+        binary = uv.install_uv(ctx, tools.pins("uv")["uv"])
     if binary is None:
         ctx.console.step(f"Installing {label} for one-off commands at runtime")
         pip.Pip("requirements.txt", python)._bootstrap(ctx, [f"pip=={version}"], label)

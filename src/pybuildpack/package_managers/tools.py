@@ -8,7 +8,7 @@ import json
 import shutil
 import sys
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from pybuildpack.env import installer_environment, mask_secrets, mask_url
 from pybuildpack.env import is_enabled as setting_enabled
 from pybuildpack.errors import BuildError
 from pybuildpack.output import colour_wanted
-from pybuildpack.package_managers import uv_wheel
+from pybuildpack.package_managers import tool_store, uv_wheel
 from pybuildpack.package_managers.pip import bundled_pip_wheel
 
 MARKER = ".pybuildpack-tool.json"
@@ -41,7 +41,18 @@ def marker_matches(directory: Path, wanted: Mapping[str, str]) -> bool:
 
 
 def write_marker(directory: Path, wanted: Mapping[str, str]) -> None:
-    (directory / MARKER).write_text(json.dumps(dict(wanted), sort_keys=True) + "\n", encoding="utf-8")
+    """Replaced, never written in place: the old file may be a hard link into the tool store."""
+    staged = directory / f"{MARKER}.new"
+    staged.write_text(json.dumps(dict(wanted), sort_keys=True) + "\n", encoding="utf-8")
+    staged.replace(directory / MARKER)
+
+
+def obtain(ctx: BuildContext, entry: tuple[str, Path], install: Callable[[], None], label: str) -> None:
+    """The tool in ``home`` (entry = (store key, home)): from the host-wide tool store when the operator
+    set one and it has the key, else installed by ``install()`` (and then published to the store)."""
+    store = tool_store.root(ctx.config, ctx.environ)
+    if tool_store.provide(store, entry, install, console=ctx.console, label=label):
+        ctx.console.step(f"Using {label} from the tool store ({store})")
 
 
 def remove(path: Path) -> None:

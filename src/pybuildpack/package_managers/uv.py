@@ -18,7 +18,7 @@ from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.layout import Layout
-from pybuildpack.package_managers import tools, uv_wheel
+from pybuildpack.package_managers import tool_store, tools, uv_wheel
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.pip import bundled_pip_wheel, pins_for, requirements_inputs
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
@@ -63,6 +63,14 @@ def install_uv(ctx: BuildContext, version: str) -> Path:
     if binary.is_file() and tools.marker_matches(home, wanted):
         ctx.console.step(f"Using cached uv {version}")
         return binary
+    key = tool_store.key("uv", version)
+    tools.obtain(ctx, (key, home), lambda: _install_uv(ctx, version, binary), f"uv {version}")
+    return binary
+
+
+def _install_uv(ctx: BuildContext, version: str, binary: Path) -> None:
+    home = binary.parent
+    wanted = {"tool": "uv", "version": version}
     tools.remove(home)
     home.parent.mkdir(parents=True, exist_ok=True)
     platform = tools.locked_platform(ctx)
@@ -80,7 +88,6 @@ def install_uv(ctx: BuildContext, version: str) -> Path:
         _pip_install_uv(ctx, version, binary)
     binary.chmod(0o755)
     tools.write_marker(home, wanted)
-    return binary
 
 
 def _pip_install_uv(ctx: BuildContext, version: str, binary: Path) -> None:

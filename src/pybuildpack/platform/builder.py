@@ -21,10 +21,12 @@ from typing import Any
 
 from pybuildpack import procfile, run
 from pybuildpack.output import Console
+from pybuildpack.package_managers import tool_store
 from pybuildpack.platform import buildpacks, releases, runner, runtime_source, slugsize
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform.source import Source, apply_slugignore, plain_git_env
 from pybuildpack.platform.state import AppState, locked
+from pybuildpack.runtime.local import user_cache_dir
 from pybuildpack.sizes import human_size
 
 SourceFiller = Callable[[Path], Source]
@@ -159,6 +161,9 @@ def _build_env(source: Source) -> dict[str, str]:
         env.setdefault("FORCE_COLOR", "1")  # buildpacks write to a pipe; the user sees a terminal
     if source.revision:
         env["SOURCE_VERSION"] = source.revision
+    # Tools installed once per host, not once per app (issue 11); the operator may point it elsewhere
+    # or turn it off with an empty value.
+    env.setdefault(tool_store.SETTING, str(user_cache_dir(env) / "tools"))
     return env
 
 

@@ -28,10 +28,15 @@ class LocalInterpreter:
     source: str  # "pyenv", "uv" or "--python-prefix"
 
 
-def user_mirror_dir(environ: Mapping[str, str] | None = None) -> Path:
+def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """pybuildpack's directory in the user's cache dir (XDG_CACHE_HOME, else ~/.cache)."""
     env = os.environ if environ is None else environ
     cache = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
-    return Path(cache) / "pybuildpack" / "runtimes"
+    return Path(cache) / "pybuildpack"
+
+
+def user_mirror_dir(environ: Mapping[str, str] | None = None) -> Path:
+    return user_cache_dir(environ) / "runtimes"
 
 
 def prefix_version(prefix: Path) -> Version | None:
