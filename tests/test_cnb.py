@@ -160,8 +160,18 @@ def test_poetry_app_serves(
     app = app_for_index("poetry_flask", package_index, tmp_path)
     phase = build(platform, app)
     assert "Installing dependencies using 'poetry sync" in phase.stdout
-    assert "poetry" in {p.name[:-5] for p in platform.cache_store.glob("*.toml")}
+    assert {"poetry", "poetry-cache"} <= {p.name[:-5] for p in platform.cache_store.glob("*.toml")}
     assert get_web(platform) == f"Hello from pybuildpack! Python {version}\n"
+    # The app moves to pip: Poetry's layers leave the cache instead of being carried forever.
+    (app / "requirements.txt").write_text("flask==3.1.3\ngunicorn==27.0.1\n")
+    (app / "pyproject.toml").unlink()
+    (app / "poetry.lock").unlink()
+    moved = build(platform, app)
+    assert "Removing layers of package managers this app no longer uses: poetry, poetry-cache" in moved.stdout
+    assert not {"poetry", "poetry-cache"} & {p.name[:-5] for p in platform.cache_store.glob("*.toml")}
+    assert not (platform.cache_store / "poetry").exists()
+    again = build(platform, app)
+    assert "Removing layers" not in again.stdout
 
 
 def test_pipenv_app_serves(

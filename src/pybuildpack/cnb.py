@@ -48,7 +48,10 @@ class CnbFace:
         processes = procfile.read_procfile(ctx.build_dir)
         if plan.web is not None:
             processes = {"web": plan.web, **processes}
-        used = cnb_layers.write_used_layers(self.layers_dir, self.wanted)
+        used, dropped = cnb_layers.write_used_layers(self.layers_dir, self.wanted, _foreign_layers(plan))
+        if dropped:
+            shown = ", ".join(dropped)
+            ctx.console.step(f"Removing layers of package managers this app no longer uses: {shown}")
         ctx.console.step(f"Layers: python (launch), {', '.join(used) or 'no others'}")
         sbom.write_cyclonedx(ctx.python_home, self.layers_dir / "python.sbom.cdx.json")
         launch = self.layers_dir / "launch.toml"
@@ -75,6 +78,13 @@ class CnbFace:
         program = exec_d / "web-concurrency"
         program.write_text(WEB_CONCURRENCY_EXEC_D, encoding="utf-8")
         program.chmod(0o755)
+
+
+def _foreign_layers(plan: engine.Plan) -> set[str]:
+    """The tool layers that belong to package managers other than this build's."""
+    own = set(registry.spec(plan.manager.name).own_locations)
+    others = {location for spec in registry.SPECS for location in spec.own_locations} - own
+    return {name for name, location in layout.CNB_LAYER_LOCATIONS.items() if location in others}
 
 
 def _set_by_lifecycle(var: EnvVar) -> bool:

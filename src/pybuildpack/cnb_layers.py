@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -112,19 +112,27 @@ def write_layer(
     tmp.replace(path)
 
 
-def write_used_layers(layers_dir: Path, wanted: Mapping[str, str]) -> list[str]:
+def write_used_layers(
+    layers_dir: Path, wanted: Mapping[str, str], foreign: Collection[str] = ()
+) -> tuple[list[str], list[str]]:
     """After a successful build: the types and metadata of every layer that has files (python's is
-    written by the env store); the toml of an unused layer is removed so it is not exported."""
-    used = []
+    written by the env store); the toml of an unused layer is removed so it is not exported, and so
+    is a ``foreign`` layer (another package manager's). Returns (used, dropped): the layers kept, and
+    the foreign ones that a previous build had left."""
+    used, dropped = [], []
     for name in CNB_LAYERS:
         if name == PYTHON:
             continue
-        if (layers_dir / name).is_dir() and any((layers_dir / name).iterdir()):
+        if name in foreign:
+            if (layers_dir / f"{name}.toml").is_file() or (layers_dir / name).is_dir():
+                dropped.append(name)
+            remove_layer(layers_dir, name)
+        elif (layers_dir / name).is_dir() and any((layers_dir / name).iterdir()):
             write_layer(layers_dir, name, wanted)
             used.append(name)
         else:
             remove_layer(layers_dir, name)
-    return used
+    return used, dropped
 
 
 class LayerEnvStore:

@@ -39,6 +39,17 @@ CNB_LAYERS: dict[str, tuple[bool, bool, bool]] = {
     "pipenv-cache": (False, False, True),
 }
 
+# The Layout location each tool layer holds. Those not owned by one manager (ManagerSpec.own_locations)
+# are shared: uv installs every tool where it can, and pip is the fallback for any of them.
+CNB_LAYER_LOCATIONS: dict[str, str] = {
+    "uv": "uv_tool",
+    "poetry": "poetry_tool",
+    "pip-cache": "pip_cache",
+    "uv-cache": "uv_cache",
+    "poetry-cache": "poetry_cache",
+    "pipenv-cache": "pipenv_cache",
+}
+
 
 @dataclass(frozen=True)
 class Layout:

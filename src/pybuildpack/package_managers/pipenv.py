@@ -60,6 +60,7 @@ SPEC = ManagerSpec(
     build_env=lambda _where: _PIPENV_ENV,
     pip_at_runtime=False,  # Pipenv installs with the runtime's pip, which stays
     python=PythonRules(version_in_lockfile="Pipfile.lock"),
+    own_locations=("pipenv_cache",),
 )
 
 

@@ -35,6 +35,7 @@ SPEC = ManagerSpec(
         EnvVar("POETRY_VIRTUALENVS_USE_POETRY_PYTHON", "true"),
     ),
     pip_at_runtime=True,
+    own_locations=("poetry_tool", "poetry_cache"),
 )
 
 

@@ -47,3 +47,6 @@ class ManagerSpec:
     pip_at_runtime: bool  # pip is installed into the environment for one-off commands
     suggest_uv: bool = True  # the end of the build suggests uv (not to apps that use it already)
     python: PythonRules = NO_RULES  # how it changes the choice of the Python version
+    # Layout locations only this manager uses (tool dirs and caches); a CNB build drops the layers of
+    # the others, so an app that changed its manager stops carrying the old manager's tools.
+    own_locations: tuple[str, ...] = ()
