@@ -77,6 +77,7 @@ def _replace_with_copy(source: Path, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         _link_tree(source, staging)
+        staging.chmod(0o755)  # mkdtemp made it private
         if target.is_symlink() or target.is_file():
             target.unlink()
         elif target.exists():
@@ -97,6 +98,7 @@ def _publish(home: Path, entry: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
     try:
         _link_tree(home, staging)
+        staging.chmod(0o755)  # readable by whoever may read the store
         staging.rename(entry)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
