@@ -391,7 +391,7 @@ def test_python_version_file_valid(tmp_path: Path, content: bytes, expected: tup
         ("3.1\u00b2\n", "'3.1\u00b2'"),
         ("3.12\0\n", "'3.12\u2400'"),
         ("3.\u0661\u0662\n", "'3.\u0661\u0662'"),
-        ("pypy3.10\n", "'pypy3.10'"),
+        ("pypy-7.3.11\n", "'pypy-7.3.11'"),  # runtime.txt's form; .python-version takes pypy3.N
         ("system\n", "'system'"),
     ],
 )
@@ -925,6 +925,7 @@ def test_report_fields_default() -> None:
     app = APPS / "python_version_unspecified"
     fields = pv.report_fields(resolve(read(app)), AVAILABLE, app)
     assert fields == {
+        "python_implementation": "cpython",
         "python_version": "3.14.7",
         "python_version_major": "3.14",
         "python_version_requested": "3.14",

@@ -232,7 +232,7 @@ def test_cli_list_marks_usable_entries(packed: dict[int, RuntimeEntry]) -> None:
         code = cli_main(["runtime", "list", "--manifest", str(_mirror(packed) / "manifest.json")])
     assert code == 0
     lines = out.getvalue().splitlines()
-    assert lines[2].split() == ["VERSION", "PLATFORM", "SIZE", "IMPLEMENTATION"]
+    assert lines[2].split() == ["VERSION", "PLATFORM", "SIZE", "IMPLEMENTATION", "PYTHON"]
     for entry in packed.values():
         assert any(line.split()[:2] == ["*", entry.version] for line in lines[3:])
 

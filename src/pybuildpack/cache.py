@@ -2,7 +2,8 @@
 
 CACHE_DIR layout (the sticky files stay where the classic buildpack keeps them, CONTRACT D11):
 
-    .heroku/python-version        python-X.Y.Z of the last successful build (the sticky version)
+    .heroku/python-version        python-X.Y.Z (pypy3.N-X.Y.Z for PyPy) of the last successful build
+                                  (the sticky version)
     .heroku/python-stack          its stack
     .heroku/pip-cache/            pip's download and wheel cache
     runtimes/<sha256>.tar.gz      verified runtime archives (runtime/fetch.py)
@@ -34,7 +35,7 @@ from pybuildpack.env import is_enabled
 from pybuildpack.errors import BuildError
 from pybuildpack.layout import Layout
 from pybuildpack.output import Console
-from pybuildpack.python_version import ResolvedPython
+from pybuildpack.python_version import IMPLEMENTATION_NAMES, ResolvedPython
 from pybuildpack.sizes import tree_size
 
 FORMAT = 1
@@ -48,7 +49,7 @@ def version_file(cache_dir: Path) -> Path:
 
 def save_build_state(where: Layout, *, stack: str, python: ResolvedPython) -> None:
     """The sticky version and stack, written only after a successful build, each atomically."""
-    _write(where.sticky_version, f"python-{python.full}\n")
+    _write(where.sticky_version, f"{python.sticky_text}\n")
     _write(where.sticky_stack, f"{stack}\n")
 
 
@@ -62,6 +63,7 @@ class EnvKey:
     manager: str
     manager_version: str
     inputs: dict[str, str] = field(default_factory=dict)  # path relative to the app -> sha256
+    implementation: str = "cpython"  # keys written before PyPy support have none: CPython
     format: int = FORMAT
 
     @classmethod
@@ -101,6 +103,11 @@ def decide(previous: EnvKey | None, current: EnvKey, *, in_place_ok: bool) -> De
     reasons = []
     if previous.stack != current.stack:
         reasons.append(f"The stack changed from {previous.stack} to {current.stack}")
+    if previous.implementation != current.implementation:
+        before, after = (
+            IMPLEMENTATION_NAMES.get(name, name) for name in (previous.implementation, current.implementation)
+        )
+        reasons.append(f"The Python implementation changed from {before} to {after}")
     if previous.python != current.python:
         reasons.append(f"The Python version changed from {previous.python} to {current.python}")
     elif previous.runtime_sha256 != current.runtime_sha256:
@@ -294,11 +301,15 @@ def _print_decision(console: Console, decision: Decision, key: EnvKey) -> None:
         console.step("Restoring cache")
         compared = ", ".join(key.inputs) or "no dependency files"
         console.info(
-            f"Unchanged since the last build: stack {key.stack}, Python {key.python}, "
+            f"Unchanged since the last build: stack {key.stack}, {_python_label(key)}, "
             f"{key.manager} {key.manager_version}, {compared}"
         )
     for reason in decision.reasons:
         console.info(f"- {reason}")
+
+
+def _python_label(key: EnvKey) -> str:
+    return f"Python {key.python}" if key.implementation == "cpython" else key.python
 
 
 def save(
@@ -316,7 +327,7 @@ def save(
 def installed_distributions(python_home: Path) -> list[str]:
     """`name==version` of every distribution in site-packages, from the dist-info directory names."""
     found = []
-    for site in python_home.glob("lib/python*/site-packages"):
+    for site in layout.site_packages_dirs(python_home):
         for info in site.glob("*.dist-info"):
             found.append(info.name[: -len(".dist-info")].replace("-", "==", 1).lower())
         for info in site.glob("*.egg-info"):

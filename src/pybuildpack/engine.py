@@ -221,7 +221,15 @@ def analyse(ctx: BuildContext, face: Face, step: Steps) -> Plan:
         ctx.build_env.update(manager.build_env_additions())
         runtime = runtime_entry(runtimes, python)
         inputs = cache.digest_inputs(ctx.build_dir, manager.input_files(ctx.build_dir))
-        key = cache.EnvKey(stack, python.full, runtime.sha256, manager.name, manager.tool_version, inputs)
+        key = cache.EnvKey(
+            stack,
+            python.ident,
+            runtime.sha256,
+            manager.name,
+            manager.tool_version,
+            inputs,
+            python.implementation,
+        )
     return Plan(stack, python, runtime, manager, key)
 
 
@@ -235,6 +243,7 @@ def resolve_python(ctx: BuildContext, runtimes: Runtimes, manager: str) -> Resol
         mirror=runtimes.location,
         on_step=ctx.console.step,
         on_report=ctx.data.update,
+        pypy=runtimes.pypy,
     )
     for headline, body in choice.warnings:
         ctx.console.warning(headline, body)
@@ -254,7 +263,7 @@ def install(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
 
     with step("installing Python", "python_install_duration"):
         if ctx.env_restored:
-            ctx.console.step(f"Using cached install of Python {plan.python.full}")
+            ctx.console.step(f"Using cached install of {plan.python.display}")
         else:
             install_python(ctx, plan.runtime, plan.python)
     with step(f"installing {plan.manager.name}", "package_manager_install_duration"):

@@ -50,6 +50,8 @@ REASONS: dict[str, str] = {
     "python-version::eol": "an end-of-life Python without PYBUILDPACK_ALLOW_EOL_PYTHON",
     "python-version::unknown-major": "a Python major version the buildpack does not know",
     "python-version::unknown-patch": "an exact version the runtime manifest does not have",
+    "python-version::unknown-pypy": "a PyPy release or language version the runtime manifest does not have",
+    "package-manager::pypy-unsupported": "a package manager other than pip with PyPy (experimental)",
     # installing
     "install-python": "the runtime manifest or archive cannot be read, fetched, verified or unpacked",
     "install-package-manager::*": "the manager (pip, Pipenv, Poetry, uv) could not be installed",

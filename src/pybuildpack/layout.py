@@ -163,3 +163,15 @@ def cnb(app_dir: Path, layers_dir: Path) -> Layout:
         profile_d=None,
         default_web=None,
     )
+
+
+def stdlib_dirs(python_home: Path) -> list[Path]:
+    """The standard library directories of an installed Python: ``lib/pythonX.Y`` (CPython) or
+    ``lib/pypyX.Y`` (PyPy)."""
+    found = [*python_home.glob("lib/python[0-9]*"), *python_home.glob("lib/pypy[0-9]*")]
+    return sorted(path for path in found if path.is_dir() and not path.is_symlink())
+
+
+def site_packages_dirs(python_home: Path) -> list[Path]:
+    """Where packages are installed in an installed Python (one per stdlib directory)."""
+    return [lib / "site-packages" for lib in stdlib_dirs(python_home) if (lib / "site-packages").is_dir()]

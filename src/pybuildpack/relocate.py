@@ -15,6 +15,8 @@ import os
 import tokenize
 from pathlib import Path
 
+from pybuildpack.layout import site_packages_dirs
+
 _PREAMBLE = (
     "#!/bin/sh\n"
     '\'\'\'exec\' "$(dirname -- "$(readlink -f -- "$0")")/{interpreter}" "$0" "$@"\n'
@@ -97,7 +99,7 @@ def relocatable_site_packages(python_home: Path, build_dir: Path) -> list[str]:
     roots = sorted({str(build), os.path.realpath(build)}, key=len, reverse=True)
     home = python_home.absolute()
     rewritten = []
-    for site in sorted(home.glob("lib/python*/site-packages")):
+    for site in site_packages_dirs(home):
         for path in sorted(site.iterdir()):
             if path.is_symlink() or not path.is_file():
                 continue

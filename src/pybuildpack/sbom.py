@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+from pybuildpack.layout import site_packages_dirs
+
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
 SPEC_VERSION = "1.4"
 _NORMALISE = re.compile(r"[-_.]+")
@@ -18,7 +20,8 @@ _NORMALISE = re.compile(r"[-_.]+")
 
 def components(python_home: Path) -> list[dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
-    for info in sorted(python_home.glob("lib/python*/site-packages/*.dist-info")):
+    infos = (info for site in site_packages_dirs(python_home) for info in site.glob("*.dist-info"))
+    for info in sorted(infos):
         name, version = _name_version(info)
         if name and version:
             purl_name = _NORMALISE.sub("-", name).lower()

@@ -10,7 +10,7 @@ from typing import Any
 from pybuildpack.cli.common import table_lines
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.runtime.manifest import RuntimeEntry, default_manifest_location, load_manifest
+from pybuildpack.runtime.manifest import PYPY, RuntimeEntry, default_manifest_location, load_manifest
 from pybuildpack.runtime.pack import pack_runtime
 from pybuildpack.runtime.platform import host_platform
 
@@ -72,7 +72,7 @@ def _list(args: argparse.Namespace) -> int:
         console.error(error)
         return 1
     host = host_platform()
-    usable = set(manifest.for_host(host).values())
+    usable = {*manifest.for_host(host).values(), *manifest.for_host(host, PYPY).values()}
     console.step(f"Runtimes in {manifest.location}")
     console.info(f"This host: {host.distro_tag} (also runs {host.portable_tag}); '*' = runs on this host")
     entries = sorted(manifest.entries, key=lambda e: (e.implementation, _version_key(e), e.platform))
@@ -83,13 +83,17 @@ def _list(args: argparse.Namespace) -> int:
             entry.platform,
             _size(entry.size),
             entry.implementation,
+            entry.language_version,
         )
         for entry in entries
     ]
-    for line in table_lines([("", "VERSION", "PLATFORM", "SIZE", "IMPLEMENTATION"), *rows]):
+    header = ("", "VERSION", "PLATFORM", "SIZE", "IMPLEMENTATION", "PYTHON")
+    for line in table_lines([header, *rows]):
         console.info(line)
     if not entries:
         console.info("(no runtimes)")
+    if any(entry.implementation == PYPY for entry in entries):
+        console.info("PYTHON: the Python version a PyPy release implements (PyPy support is experimental).")
     if any(entry.size is None for entry in entries):
         console.info("SIZE 'unknown': the manifest gives none (the archive's sha256 is still checked).")
     return 0

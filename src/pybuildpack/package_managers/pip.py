@@ -13,12 +13,13 @@ from pybuildpack.cache import installed_distributions
 from pybuildpack.context import BuildContext
 from pybuildpack.env import installer_environment, mask_secrets
 from pybuildpack.errors import BuildError
+from pybuildpack.layout import stdlib_dirs
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.spec import NOTHING_TO_INSTALL, EnvVar, ManagerSpec
 from pybuildpack.python_version import ResolvedPython
 from pybuildpack.requirements import requirement_files
 
-_SITE_PACKAGES = re.compile(r" in (?:\S*/)?\.heroku/python/lib/python[\d.]+/site-packages")
+_SITE_PACKAGES = re.compile(r" in (?:\S*/)?\.heroku/python/lib/(?:python|pypy)[\d.]+/site-packages")
 
 
 _PIP_ENV = (EnvVar("PIP_DISABLE_PIP_VERSION_CHECK", "1"),)
@@ -75,7 +76,7 @@ def _distributions(python_home: Path) -> list[tuple[str, str]]:
 
 
 def bundled_pip_wheel(python_home: Path) -> Path:
-    wheels = sorted(python_home.glob("lib/python*/ensurepip/_bundled/pip-*.whl"))
+    wheels = sorted(w for lib in stdlib_dirs(python_home) for w in lib.glob("ensurepip/_bundled/pip-*.whl"))
     if not wheels:
         raise BuildError(
             f"The installed Python has no bundled pip wheel under {python_home}/lib/pythonX.Y/ensurepip.",

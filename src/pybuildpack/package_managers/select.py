@@ -27,6 +27,8 @@ def manager_for(
             "Set PYBUILDPACK_INSTALLER=uv, or unset it to use pip (the default).",
             failure_reason="checks::invalid-installer",
         )
+    if python.pypy is not None and (name != "pip" or chosen == "uv"):
+        raise _pypy_unsupported(name if name != "pip" else "uv", manager_file, python)
     if name == "pip":
         if chosen == "uv" and manager_file == "requirements.txt":
             return UvPipInstaller(python, install_test=install_test)
@@ -38,3 +40,33 @@ def manager_for(
     if name == "pipenv":
         return Pipenv(python, install_test=install_test)
     raise AssertionError(f"unknown package manager {name!r}")
+
+
+_PYPY_EXPORT = {
+    "uv": "uv export --format requirements-txt --no-hashes > requirements.txt",
+    "poetry": "poetry export --without-hashes -o requirements.txt",
+    "pipenv": "pipenv requirements > requirements.txt",
+}
+
+
+def _pypy_unsupported(name: str, manager_file: str, python: ResolvedPython) -> BuildError:
+    requested = python.requested
+    if name == "uv" and manager_file == "requirements.txt":
+        where = "the config var PYBUILDPACK_INSTALLER=uv"
+        fix = "Unset PYBUILDPACK_INSTALLER (pip installs requirements.txt),"
+    else:
+        where = f"{quoted(manager_file)}, which selects {name}"
+        fix = (
+            f"Install with pip instead: write requirements.txt (for example `{_PYPY_EXPORT[name]}`), "
+            f"remove {manager_file} from the app,"
+        )
+    return BuildError(
+        f"PyPy builds support only pip, and this app uses {name}.",
+        f"The app requests PyPy ({quoted(requested.text)} in {requested.origin}), and {where}. PyPy support "
+        f"is experimental: pybuildpack installs dependencies on PyPy with pip only, because the {name} "
+        "setup it uses (hash-pinned tool locks, CPython wheels) is not made for PyPy.",
+        f"{fix} or build on CPython: write the major version (for example 3.13) in .python-version "
+        "in place of the PyPy request. Then commit the change.",
+        failure_reason="package-manager::pypy-unsupported",
+        failure_detail=f"{name}:{python.ident}",
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 from pybuildpack import run
 from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
-from pybuildpack.layout import Layout
+from pybuildpack.layout import Layout, site_packages_dirs
 from pybuildpack.package_managers import tool_store, tools, uv_wheel
 from pybuildpack.package_managers.base import dependency_failure
 from pybuildpack.package_managers.pip import bundled_pip_wheel, pins_for, requirements_inputs
@@ -107,7 +107,8 @@ def locked_binary(ctx: BuildContext, tool: str, python: ResolvedPython) -> tuple
     """uv (installed now if needed) and the tool's lock file, when this build installs tools without
     pip (issue 11); None when it falls back to pip (opt-out, no pinned uv wheel or no lock here)."""
     platform = tools.locked_platform(ctx)
-    lock = tools.lock_file(platform, tool, python.major_text) if platform else None
+    # the locks hold CPython wheels: PyPy installs its tools with pip
+    lock = tools.lock_file(platform, tool, python.major_text) if platform and python.pypy is None else None
     if lock is None:
         return None
     return install_uv(ctx, tools.pins("uv")["uv"]), lock
@@ -384,7 +385,7 @@ def unrequired(python_home: Path, compiled: str) -> list[str]:
 
 
 def site_dist_infos(python_home: Path) -> list[Path]:
-    sites = python_home.glob("lib/python*/site-packages")
+    sites = site_packages_dirs(python_home)
     return [info for site in sites for info in site.glob("*.dist-info")]
 
 

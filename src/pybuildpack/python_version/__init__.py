@@ -12,9 +12,12 @@ from __future__ import annotations
 from pybuildpack.errors import quoted
 from pybuildpack.python_version.messages import step_text, warnings
 from pybuildpack.python_version.model import (
+    CPYTHON,
+    IMPLEMENTATION_NAMES,
     ORIGINS,
     PIPFILE_LOCK,
     PYPROJECT,
+    PYPY,
     PYTHON_VERSION_FILE,
     RUNTIME_TXT,
     Major,
@@ -31,10 +34,13 @@ from pybuildpack.python_version.specifier import Clause, clause_matches, parse_s
 
 __all__ = [
     "ALLOW_EOL_VAR",
+    "CPYTHON",
+    "IMPLEMENTATION_NAMES",
     "MISSPELLINGS",
     "ORIGINS",
     "PIPFILE_LOCK",
     "PYPROJECT",
+    "PYPY",
     "PYTHON_VERSION_FILE",
     "RUNTIME_TXT",
     "Clause",

@@ -4,7 +4,7 @@ the choice, and the step line. The readers and the resolver decide; this module 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pybuildpack.errors import BuildError, cut_list, quoted
 from pybuildpack.python_version.model import (
@@ -189,6 +189,8 @@ def no_match(text: str, available: Sequence[Version]) -> BuildError:
 
 
 def step_text(requested: RequestedPython) -> str:
+    if requested.is_pypy:
+        return _pypy_step_text(requested)
     if requested.origin == Origin.DEFAULT:
         return f"No Python version specified, using the buildpack default Python {requested.major_text}"
     if requested.origin == Origin.CACHED:
@@ -202,6 +204,15 @@ def step_text(requested: RequestedPython) -> str:
             f"(requires-python {quoted(requested.text)})"
         )
     return f"Using Python {requested.text} specified in {requested.origin}"
+
+
+def _pypy_step_text(requested: RequestedPython) -> str:
+    if requested.origin == Origin.CACHED:
+        return (
+            "No Python version specified, using the same implementation and major version as the last "
+            f"build: PyPy implementing Python {requested.major_text} (experimental)"
+        )
+    return f"Using PyPy {requested.text} specified in {requested.origin} (experimental)"
 
 
 # Resolution ---------------------------------------------------------------------------------------
@@ -320,6 +331,55 @@ def not_available_error(requested: RequestedPython, available: Sequence[Version]
     )
 
 
+def _pypy_listing(offers: Mapping[Version, Version]) -> str:
+    """`7.3.11 (Python 3.9.16), ...`, newest first."""
+    return ", ".join(
+        f"{dotted(release)} (Python {dotted(offers[release])})" for release in sorted(offers, reverse=True)
+    )
+
+
+def _pypy_fix(requested: RequestedPython, offers: Mapping[Version, Version]) -> str:
+    if offers:
+        newest = max(offers)
+        example = f"pypy{offers[newest][0]}.{offers[newest][1]}"
+        return (
+            f"Request a PyPy the mirror has: write {example} in {PYTHON_VERSION_FILE} (or "
+            f"pypy-{dotted(newest)} in {RUNTIME_TXT}), or add the PyPy you want to the mirror with "
+            "`pybuildpack runtime pack /path/to/bin/pypy3 --output DIR`, then commit the change."
+        )
+    return (
+        "Add a PyPy runtime to the mirror (`pybuildpack runtime pack /path/to/bin/pypy3 --output DIR` "
+        "writes the archive and its manifest entry), or use CPython: "
+        + how_to_change(requested, dotted(policy().newest))
+    )
+
+
+def pypy_release_not_available(text: str, release: Version, offers: Mapping[Version, Version]) -> BuildError:
+    has = f"has these PyPy releases: {_pypy_listing(offers)}" if offers else "has no PyPy runtimes"
+    return BuildError(
+        f"PyPy {dotted(release)} is not available on the runtime mirror.",
+        f"Your app requests {quoted(text)} in {RUNTIME_TXT}. PyPy support is experimental, and the runtime "
+        f"manifest in use {has}.",
+        _pypy_fix(RequestedPython(0, 0, None, RUNTIME_TXT, text), offers),
+        failure_reason="python-version::unknown-pypy",
+        failure_detail=text[:100],
+    )
+
+
+def pypy_not_available(
+    requested: RequestedPython, offers: Mapping[Version, Version], mirror: str
+) -> BuildError:
+    has = f"has these PyPy releases: {_pypy_listing(offers)}" if offers else "has no PyPy runtimes"
+    wanted = f"PyPy {requested.text}" if requested.specified else f"PyPy for Python {requested.major_text}"
+    return BuildError(
+        f"{wanted} is not available on the runtime mirror.",
+        f"{origin_phrase(requested)} PyPy support is experimental; the runtime mirror {mirror} {has}.",
+        _pypy_fix(requested, offers),
+        failure_reason="python-version::unknown-pypy",
+        failure_detail=requested.text[:100],
+    )
+
+
 # Warnings -----------------------------------------------------------------------------------------
 
 
@@ -329,6 +389,8 @@ def warnings(
     """(headline, body) pairs to show after the version step, in order. Raises BuildError for uv apps
     that give no version or use runtime.txt."""
     found: list[tuple[str, str]] = []
+    if resolved.pypy is not None:
+        found.append(_pypy_warning(resolved))
     origin_warning = _origin_warning(resolved, manager)
     if origin_warning is not None:
         found.append(origin_warning)
@@ -369,6 +431,18 @@ def _origin_warning(resolved: ResolvedPython, manager: PythonRules) -> tuple[str
     return None
 
 
+def _pypy_warning(resolved: ResolvedPython) -> tuple[str, str]:
+    return (
+        "PyPy support is experimental.",
+        f"This build installs {resolved.display}. pybuildpack supports CPython; PyPy builds work with pip "
+        "(requirements.txt apps) only, binary packages need wheels built for PyPy (tagged pp"
+        f"{resolved.version[0]}{resolved.version[1]}) or build from source, and the runtime comes from "
+        "the runtime mirror (the default manifest has no PyPy). Check your app on PyPy before relying on "
+        "it; to go back to CPython, write the major version (for example "
+        f"{dotted(policy().newest)}) in {PYTHON_VERSION_FILE}.",
+    )
+
+
 def _no_version_warning(requested: RequestedPython) -> tuple[str, str]:
     major = requested.major_text
     how = (
@@ -391,7 +465,7 @@ def _no_version_warning(requested: RequestedPython) -> tuple[str, str]:
 
 
 def _runtime_txt_deprecated(requested: RequestedPython, manager: PythonRules) -> tuple[str, str]:
-    major = requested.major_text
+    major = f"pypy{requested.major_text}" if requested.is_pypy else requested.major_text
     if manager.explicit_version:
         raise BuildError(
             f"{RUNTIME_TXT} is not supported for uv apps.",

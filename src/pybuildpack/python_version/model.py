@@ -34,6 +34,15 @@ _MAX_DIGITS = 9  # a version number longer than this is not a version (and int()
 _NUMBER = rf"(0|[1-9][0-9]{{0,{_MAX_DIGITS - 1}}})"
 VERSION_RE = re.compile(rf"{_NUMBER}\.{_NUMBER}(?:\.{_NUMBER})?")
 PREFIXED_RE = re.compile(rf"python-{_NUMBER}\.{_NUMBER}(?:\.{_NUMBER})?")
+_TRIPLE = rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}"
+# PyPy (experimental): runtime.txt `pypy-7.3.11` or `pypy3.9-7.3.11`; .python-version `pypy3.9` or
+# `pypy3.9-7.3.11` (the forms pyenv and uv write). The language version is major.minor only.
+PYPY_RELEASE_RE = re.compile(rf"pypy-(?P<pypy>{_TRIPLE})")
+PYPY_LANGUAGE_RE = re.compile(rf"pypy(?P<major>{_NUMBER})\.(?P<minor>{_NUMBER})(?:-(?P<pypy>{_TRIPLE}))?")
+
+CPYTHON = "cpython"
+PYPY = "pypy"
+IMPLEMENTATION_NAMES = {CPYTHON: "CPython", PYPY: "PyPy"}
 
 
 @dataclass(frozen=True)
@@ -45,10 +54,16 @@ class RequestedPython:
     patch: int | None
     origin: str
     text: str
+    implementation: str = CPYTHON
+    pypy: Version | None = None  # the PyPy release asked for (pypy3.9-7.3.11), if any
 
     @property
     def major_text(self) -> str:
         return f"{self.major}.{self.minor}"
+
+    @property
+    def is_pypy(self) -> bool:
+        return self.implementation == PYPY
 
     @property
     def version_text(self) -> str:
@@ -64,12 +79,33 @@ class RequestedPython:
 @dataclass(frozen=True)
 class ResolvedPython:
     requested: RequestedPython
-    version: Version
+    version: Version  # the language version (for PyPy: the Python version it implements)
     eol: bool
+    implementation: str = CPYTHON
+    pypy: Version | None = None  # the PyPy release, for PyPy
 
     @property
     def full(self) -> str:
         return dotted(self.version)
+
+    @property
+    def ident(self) -> str:
+        """What names this runtime in the sticky version, the cache key and the report:
+        `3.12.1`, or `pypy3.9-7.3.11` (the form runtime.txt and .python-version accept)."""
+        if self.pypy is None:
+            return self.full
+        return f"pypy{self.major_text}-{dotted(self.pypy)}"
+
+    @property
+    def display(self) -> str:
+        """For the log: `Python 3.12.1`, or `PyPy 7.3.11 (Python 3.9.16)`."""
+        if self.pypy is None:
+            return f"Python {self.full}"
+        return f"PyPy {dotted(self.pypy)} (Python {self.full})"
+
+    @property
+    def sticky_text(self) -> str:
+        return f"python-{self.full}" if self.pypy is None else self.ident
 
     @property
     def major_text(self) -> str:

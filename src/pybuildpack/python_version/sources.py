@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pybuildpack import appfile
@@ -19,6 +19,9 @@ from pybuildpack.python_version.model import (
     PIPFILE_LOCK,
     PREFIXED_RE,
     PYPROJECT,
+    PYPY,
+    PYPY_LANGUAGE_RE,
+    PYPY_RELEASE_RE,
     PYTHON_VERSION_FILE,
     RUNTIME_TXT,
     VERSION_RE,
@@ -64,13 +67,21 @@ _PARSE_ERRORS = (ValueError, RecursionError, MemoryError)  # decode errors and i
 
 
 def read_requested(
-    app_dir: Path, *, manager: PythonRules, cached_version_file: Path, available: Sequence[Version]
+    app_dir: Path,
+    *,
+    manager: PythonRules,
+    cached_version_file: Path,
+    available: Sequence[Version],
+    pypy: Mapping[Version, Version] | None = None,
 ) -> RequestedPython:
-    """The requested version, from the highest-precedence source that names one. Raises BuildError."""
+    """The requested version, from the highest-precedence source that names one. Raises BuildError.
+
+    `pypy` maps each PyPy release the mirror offers to the Python version it implements (it gives
+    `pypy-7.3.11` in runtime.txt its language version)."""
     _check_misspelled(app_dir)
     default_text = dotted(recommended_major(available))
     if appfile.present(app_dir / RUNTIME_TXT):
-        return _read_runtime_txt(app_dir, default_text)
+        return _read_runtime_txt(app_dir, default_text, pypy or {})
     if appfile.present(app_dir / PYTHON_VERSION_FILE):
         return _read_python_version_file(app_dir, default_text)
     found = None
@@ -126,15 +137,38 @@ def _read_python_version_file(app_dir: Path, default_text: str) -> RequestedPyth
     )
     lines = _content_lines(_decode_version_file(data))
     for line in lines:
-        if not VERSION_RE.fullmatch(line):
+        if not VERSION_RE.fullmatch(line) and not PYPY_LANGUAGE_RE.fullmatch(line):
             raise messages.invalid_version_line(line, default_text)
     if not lines:
         raise messages.no_version(default_text)
     if len(lines) > 1:
         raise messages.multiple_versions(lines, default_text)
+    pypy = PYPY_LANGUAGE_RE.fullmatch(lines[0])
+    if pypy is not None:
+        return _pypy_request(pypy, Origin.PYTHON_VERSION_FILE, lines[0])
     match = VERSION_RE.fullmatch(lines[0])
     assert match is not None
     return request_from(match, Origin.PYTHON_VERSION_FILE, lines[0])
+
+
+def _triple(text: str) -> Version:
+    first, second, third = text.split(".")
+    return int(first), int(second), int(third)
+
+
+def _pypy_request(match: re.Match[str], origin: str, text: str) -> RequestedPython:
+    """`pypy3.9` or `pypy3.9-7.3.11` (the PyPy release is optional)."""
+    release = None if match["pypy"] is None else _triple(match["pypy"])
+    return RequestedPython(int(match["major"]), int(match["minor"]), None, origin, text, PYPY, release)
+
+
+def _pypy_release_request(text: str, offered: Mapping[Version, Version]) -> RequestedPython:
+    """`pypy-7.3.11`: the language version is the one that release implements on the mirror."""
+    release = _triple(text[len("pypy-") :])
+    language = offered.get(release)
+    if language is None:
+        raise messages.pypy_release_not_available(text, release, offered)
+    return RequestedPython(language[0], language[1], None, Origin.RUNTIME_TXT, text, PYPY, release)
 
 
 def _decode_version_file(data: bytes) -> str:
@@ -169,7 +203,7 @@ def _looks_like_utf16(data: bytes) -> bool:
 # runtime.txt --------------------------------------------------------------------------------------
 
 
-def _read_runtime_txt(app_dir: Path, default_text: str) -> RequestedPython:
+def _read_runtime_txt(app_dir: Path, default_text: str, pypy: Mapping[Version, Version]) -> RequestedPython:
     data = appfile.read_app_file(
         app_dir,
         app_dir / RUNTIME_TXT,
@@ -180,6 +214,11 @@ def _read_runtime_txt(app_dir: Path, default_text: str) -> RequestedPython:
         lines = _content_lines(data.decode("utf-8"))
     except UnicodeDecodeError:
         lines = []
+    if len(lines) == 1 and PYPY_RELEASE_RE.fullmatch(lines[0]):
+        return _pypy_release_request(lines[0], pypy)
+    language = PYPY_LANGUAGE_RE.fullmatch(lines[0]) if len(lines) == 1 else None
+    if language is not None and language["pypy"] is not None:
+        return _pypy_request(language, Origin.RUNTIME_TXT, lines[0])
     match = PREFIXED_RE.fullmatch(lines[0]) if len(lines) == 1 else None
     if match is None:
         raise messages.runtime_txt_invalid(default_text)
@@ -279,13 +318,18 @@ def _first_patch(major: Major) -> Version:
 
 
 def read_cached(cached_version_file: Path) -> RequestedPython | None:
-    """The major of the last build's version (`python-X.Y.Z`); anything unreadable is ignored."""
+    """The major of the last build's version (`python-X.Y.Z`, or `pypy3.N-X.Y.Z` after a PyPy build:
+    then the same PyPy language version); anything unreadable is ignored."""
     if not cached_version_file.is_file():  # never open a FIFO or a device left in the cache dir
         return None
     try:
         text = cached_version_file.read_text(encoding="utf-8").strip(_BLANKS)
     except (OSError, UnicodeDecodeError):
         return None
+    pypy = PYPY_LANGUAGE_RE.fullmatch(text)
+    if pypy is not None and pypy["pypy"] is not None:
+        major, minor = int(pypy["major"]), int(pypy["minor"])
+        return RequestedPython(major, minor, None, Origin.CACHED, f"pypy{major}.{minor}", PYPY)
     match = PREFIXED_RE.fullmatch(text)
     if match is None:
         return None

@@ -64,7 +64,7 @@ def shown(text: str, limit: int = SHOWN_NAME) -> str:
 def install_runtime(archive: Path, entry: RuntimeEntry, target: Path) -> None:
     if target.exists() or target.is_symlink():
         raise BuildError(
-            f"Cannot install Python {entry.version}: {target} already exists.",
+            f"Cannot install {entry.label}: {target} already exists.",
             "A runtime is only installed into an empty location.",
             f"Remove {target} and build again.",
             FAILURE,
@@ -90,7 +90,7 @@ def install_runtime(archive: Path, entry: RuntimeEntry, target: Path) -> None:
 
 def _target_error(entry: RuntimeEntry, target: Path, exc: OSError) -> BuildError:
     return BuildError(
-        f"Cannot install Python {entry.version} into {visible(str(target))}.",
+        f"Cannot install {entry.label} into {visible(str(target))}.",
         f"Cause: {_cause(exc)}.",
         "Make sure the build directory is writable and has free space, then build again.",
         FAILURE,
@@ -387,7 +387,7 @@ def _layout_root(staging: Path, entry: RuntimeEntry, archive: Path) -> Path:
 
 
 def _check_interpreter(tree: Path, entry: RuntimeEntry, archive: Path) -> None:
-    major = entry.version.split(".", 1)[0]
+    major = entry.language_version.split(".", 1)[0]
     name = f"python{major}"
     interpreter = tree / "bin" / name
     if not interpreter.exists():
@@ -404,7 +404,7 @@ def _check_interpreter(tree: Path, entry: RuntimeEntry, archive: Path) -> None:
 
 def _archive_error(entry: RuntimeEntry, archive: Path, explanation: str, fix: str) -> BuildError:
     return BuildError(
-        f"Cannot install Python {entry.version} from {archive.name} ({mask_url(entry.url)}).",
+        f"Cannot install {entry.label} from {archive.name} ({mask_url(entry.url)}).",
         explanation,
         fix,
         FAILURE,

@@ -64,7 +64,7 @@ def obtain_archive(
     """Return (archive path, reused). The archive's sha256 always matches the entry."""
     target = cached_path(entry, archives_dir)
     if _cached_copy_is_good(target, entry):
-        console.info(f"Reusing the verified archive for Python {entry.version} from the cache")
+        console.info(f"Reusing the verified archive for {entry.label} from the cache")
         return target, True
     config = _net.settings(environ)
     try:
@@ -74,7 +74,7 @@ def obtain_archive(
         raise _mismatch_error(entry, exc) from exc
     except _net.DownloadError as exc:
         raise BuildError(
-            f"Could not download Python {entry.version}.",
+            f"Could not download {entry.label}.",
             f"URL: {_net.shown_url(entry.url)}\nCause: {exc}",
             "Check that the runtime mirror is reachable and answers quickly enough, then build again.\n"
             "Limits: CURL_CONNECT_TIMEOUT, CURL_TIMEOUT, PYBUILDPACK_DOWNLOAD_TIMEOUT,\n"
@@ -85,7 +85,7 @@ def obtain_archive(
         ) from exc
     except OSError as exc:  # the cache side: not a directory, read-only, full
         raise BuildError(
-            f"Cannot store the Python {entry.version} archive in the cache.",
+            f"Cannot store the {entry.label} archive in the cache.",
             f"Directory: {visible(str(target.parent))}\nCause: {_os_cause(exc)}",
             "Make CACHE_DIR a writable directory with free space"
             f"{f' (the archive takes {entry.size} bytes)' if entry.size else ''}, then build again.",
@@ -120,7 +120,7 @@ def _mismatch_error(entry: RuntimeEntry, exc: _Mismatch) -> BuildError:
     if exc.expected_size is not None:
         sizes = f"\nExpected size:   {exc.expected_size} bytes\nActual size:     {exc.size} bytes"
     return BuildError(
-        f"The Python {entry.version} archive does not match the runtime manifest (sha256 mismatch).",
+        f"The {entry.label} archive does not match the runtime manifest (sha256 mismatch).",
         f"URL: {_net.shown_url(entry.url)}\nExpected sha256: {exc.expected_sha256}\n"
         f"Actual sha256:   {exc.actual_sha256}"
         f"{sizes}\nThe downloaded file was deleted without being extracted.",

@@ -1,4 +1,10 @@
-"""The runtime manifest: which CPython archives exist, where, and their sha256 (RUNTIMES.md schema 1).
+"""The runtime manifest: which CPython (and, experimentally, PyPy) archives exist, where, and their
+sha256 (RUNTIMES.md schema 1).
+
+An entry's `implementation` is `cpython` or `pypy` (others are accepted and ignored, for manifests
+written by newer versions). A PyPy entry's `version` is the PyPy release (7.3.11) and its
+`python_version` the Python version it implements (3.9.16); a CPython entry needs no
+`python_version` (when given, it must equal `version`).
 
 A manifest location is a path (relative to the app's build dir), a ``file://`` URL or an ``http(s)://``
 URL. Archive URLs inside it are absolute or relative to the manifest's own location.
@@ -26,8 +32,11 @@ SCHEMA = 1
 LAYOUTS = ("python-dir", "prefix")
 URL_SCHEMES = ("file", "http", "https")
 FAILURE = "install-python"
-ENTRY_FIELDS = {"implementation", "version", "platform", "url", "sha256", "size", "layout"}
+ENTRY_FIELDS = {"implementation", "version", "python_version", "platform", "url", "sha256", "size", "layout"}
+CPYTHON = "cpython"
+PYPY = "pypy"
 REQUIRED_FIELDS = ("implementation", "version", "platform", "url", "sha256", "layout")
+DEFAULTS = {"implementation": "cpython"}  # manifests written before the field existed
 TOP_FIELDS = {"schema", "runtimes", "comment"}
 
 _VERSION_RE = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
@@ -61,6 +70,7 @@ class RuntimeEntry:
     size: int | None
     layout: str
     implementation: str
+    python_version: str | None = None  # PyPy: the Python version it implements
 
     @property
     def version_tuple(self) -> Version:
@@ -69,16 +79,35 @@ class RuntimeEntry:
             raise ValueError(f"not an X.Y.Z version: {self.version!r}")
         return parsed
 
+    @property
+    def language_version(self) -> str:
+        """The Python version it implements (for CPython, its version)."""
+        return self.python_version or self.version
+
+    @property
+    def language_tuple(self) -> Version:
+        parsed = parse_version(self.language_version)
+        if parsed is None:
+            raise ValueError(f"not an X.Y.Z version: {self.language_version!r}")
+        return parsed
+
+    @property
+    def label(self) -> str:
+        """`Python 3.12.1` or `PyPy 7.3.11` (for messages)."""
+        return f"PyPy {self.version}" if self.implementation == PYPY else f"Python {self.version}"
+
     def to_json(self, *, url: str | None = None) -> dict[str, Any]:
-        return {
-            "implementation": self.implementation,
-            "version": self.version,
-            "platform": self.platform,
-            "url": self.url if url is None else url,
-            "sha256": self.sha256,
-            "size": self.size,
-            "layout": self.layout,
-        }
+        document: dict[str, Any] = {"implementation": self.implementation, "version": self.version}
+        if self.python_version is not None:
+            document["python_version"] = self.python_version
+        document.update(
+            platform=self.platform,
+            url=self.url if url is None else url,
+            sha256=self.sha256,
+            size=self.size,
+            layout=self.layout,
+        )
+        return document
 
 
 @dataclass(frozen=True)
@@ -86,12 +115,13 @@ class Manifest:
     location: str
     entries: tuple[RuntimeEntry, ...]
 
-    def for_host(self, host: HostPlatform) -> dict[Version, RuntimeEntry]:
-        """CPython entries that run here, by version; an exact distro build beats a portable one."""
+    def for_host(self, host: HostPlatform, implementation: str = CPYTHON) -> dict[Version, RuntimeEntry]:
+        """Entries of one implementation that run here, by version (PyPy: its release); an exact
+        distro build beats a portable one."""
         chosen: dict[Version, RuntimeEntry] = {}
         for tag in reversed(host.tags):  # portable first, then let the distro build override it
             for entry in self.entries:
-                if entry.implementation == "cpython" and entry.platform == tag:
+                if entry.implementation == implementation and entry.platform == tag:
                     chosen[entry.version_tuple] = entry
         return chosen
 
@@ -220,13 +250,14 @@ def _entry(raw: object, index: int, location: str, base_url: str) -> RuntimeEntr
     unknown = sorted(set(raw) - ENTRY_FIELDS)
     if unknown:
         raise _invalid(location, f"{where} has unknown field(s): {', '.join(unknown)}.")
+    raw = {**DEFAULTS, **raw}
     for field in REQUIRED_FIELDS:
         if not isinstance(raw.get(field), str):
             raise _invalid(
                 location, f"{where}: field '{field}' must be a string, found {_kind(raw.get(field))}."
             )
     values: dict[str, str] = {field: raw[field] for field in REQUIRED_FIELDS}
-    problem = _field_problem(values)
+    problem = _field_problem(values) or _language_problem(values["implementation"], values["version"], raw)
     if problem:
         raise _invalid(location, f"{where}: {problem}")
     size = raw.get("size")
@@ -242,7 +273,24 @@ def _entry(raw: object, index: int, location: str, base_url: str) -> RuntimeEntr
         size=size,
         layout=values["layout"],
         implementation=values["implementation"],
+        python_version=raw.get("python_version"),
     )
+
+
+def _language_problem(implementation: str, version: str, raw: Mapping[str, Any]) -> str | None:
+    """A PyPy entry names the Python version it implements; a CPython one need not, and if it does,
+    the two agree."""
+    value = raw.get("python_version")
+    if value is None:
+        if implementation == PYPY:
+            return "field 'python_version' (the Python version this PyPy implements, X.Y.Z) is missing."
+        return None
+    if not isinstance(value, str) or not _VERSION_RE.fullmatch(value):
+        shown = quoted(value) if isinstance(value, str) else _kind(value)
+        return f"field 'python_version' must be X.Y.Z (numbers without leading zeros), found {shown}."
+    if implementation == CPYTHON and value != version:
+        return f"field 'python_version' ({value}) differs from 'version' ({version}) in a cpython entry."
+    return None
 
 
 def _field_problem(values: Mapping[str, str]) -> str | None:

@@ -2,6 +2,7 @@
 
 copy (without dev leftovers) -> patchelf RUNPATH -> shebang trampolines -> scrub the old prefix from
 build flags -> reproducible tar.gz -> entry in ``output_dir/manifest.json`` (atomic, locked).
+A PyPy (experimental; given by its prefix or its interpreter) is laid out by ``pack_pypy``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from pybuildpack import filelock, run
 from pybuildpack.errors import BuildError
+from pybuildpack.runtime import pack_pypy
 from pybuildpack.runtime.manifest import (
     FAILURE,
     SCHEMA,
@@ -63,11 +65,17 @@ class PrefixInfo:
 def pack_runtime(
     prefix: Path, output_dir: Path, *, host: HostPlatform | None = None, tool_path: str | None = None
 ) -> RuntimeEntry:
-    """Pack ``prefix`` into ``output_dir``; patchelf is looked up on ``tool_path`` (default: PATH)."""
+    """Pack ``prefix`` (a prefix, or the interpreter in one) into ``output_dir``; patchelf is looked up
+    on ``tool_path`` (default: PATH)."""
     patchelf = find_patchelf(tool_path)
     prefix = prefix.absolute()
-    info = inspect_prefix(prefix)
     platform_tag = (host or host_platform()).distro_tag
+    interpreter = prefix if prefix.is_file() else find_interpreter(prefix)
+    if _implementation(interpreter) == "PyPy":
+        return _pack_pypy(interpreter, output_dir, platform_tag, patchelf)
+    if prefix.is_file():
+        prefix = Path(os.path.realpath(prefix)).parent.parent
+    info = inspect_prefix(prefix)
     output_dir.mkdir(parents=True, exist_ok=True)
     name = f"cpython-{format_version(info.version)}-{platform_tag}.tar.gz"
     staging = Path(tempfile.mkdtemp(prefix=".pack-", dir=output_dir))
@@ -96,6 +104,30 @@ def pack_runtime(
     return entry
 
 
+def _implementation(interpreter: Path) -> str:
+    query = "import platform, sys; sys.stdout.write(platform.python_implementation())"
+    result = run.capture([interpreter, "-c", query], env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+    return result.output.strip() if result.ok else ""
+
+
+def _pack_pypy(interpreter: Path, output_dir: Path, platform_tag: str, patchelf: str) -> RuntimeEntry:
+    info = pack_pypy.inspect(interpreter)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    name = pack_pypy.archive_name(info, platform_tag)
+    staging = Path(tempfile.mkdtemp(prefix=".pack-", dir=output_dir))
+    try:
+        tree = staging / "tree"
+        pack_pypy.build_tree(info, tree, patchelf)
+        write_reproducible_tar(tree, staging / name)
+        sha256, size = _digest(staging / name)
+        (staging / name).replace(output_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    entry = pack_pypy.entry_for(info, platform_tag, output_dir / name, sha256, size)
+    add_to_manifest(output_dir, entry, name)
+    return entry
+
+
 def find_patchelf(tool_path: str | None = None) -> str:
     found = shutil.which("patchelf", path=tool_path)
     if found is None:
@@ -113,14 +145,15 @@ def find_patchelf(tool_path: str | None = None) -> str:
 
 
 def find_interpreter(prefix: Path) -> Path:
-    for name in ("python3", "python", "python2"):
+    for name in ("python3", "python", "python2", "pypy3", "pypy"):
         candidate = prefix / "bin" / name
         if candidate.exists():
             return candidate
     raise BuildError(
         f"{prefix} does not look like a Python installation prefix.",
-        "There is no bin/python3, bin/python or bin/python2 in it.",
-        "Pass the directory that contains bin/ and lib/ (for pyenv: $(pyenv root)/versions/X.Y.Z).",
+        "There is no bin/python3, bin/python, bin/python2, bin/pypy3 or bin/pypy in it.",
+        "Pass the directory that contains bin/ and lib/ (for pyenv: $(pyenv root)/versions/X.Y.Z), "
+        "or the interpreter itself (for Debian's PyPy: /usr/bin/pypy3).",
         FAILURE,
         "not a prefix",
     )
@@ -411,11 +444,17 @@ def add_to_manifest(output_dir: Path, entry: RuntimeEntry, url: str) -> None:
         runtimes = [
             item
             for item in runtimes
-            if (item.get("implementation"), item.get("version"), item.get("platform"))
+            if (item.get("implementation", "cpython"), item.get("version"), item.get("platform"))
             != (entry.implementation, entry.version, entry.platform)
         ]
         runtimes.append(entry.to_json(url=url))
-        runtimes.sort(key=lambda item: (_sort_version(item.get("version")), str(item.get("platform"))))
+        runtimes.sort(
+            key=lambda item: (
+                str(item.get("implementation", "cpython")) != "cpython",
+                _sort_version(item.get("version")),
+                str(item.get("platform")),
+            )
+        )
         document = {"schema": SCHEMA, "runtimes": runtimes}
         write_json_atomic(path, document)
 
