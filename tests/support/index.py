@@ -39,7 +39,10 @@ LAYOUT_VERSION = "1"
 WHEELS = "wheels"
 SIMPLE = "simple"
 DOWNLOAD_TIMEOUT = 900
-_SECTION = re.compile(r"^\[(?P<pythons>[0-9. ]+)\]$")
+_SECTION = re.compile(r"^\[(?P<pythons>[0-9a-z. ]+)\]$")
+# A section for "ppX.Y" is PyPy implementing Python X.Y: every distribution listed (dependencies
+# included, nothing is resolved), as a PyPy wheel or pure wheel, else as an sdist (PyPy builds it).
+PYPY_PREFIX = "pp"
 
 
 class IndexBuildError(RuntimeError):
@@ -100,10 +103,25 @@ def platform_tags() -> list[str]:
 
 
 def pip_download_command(python_version: str, requirements: Sequence[str], dest: Path) -> list[str]:
+    if python_version.startswith(PYPY_PREFIX):
+        return pypy_download_command(python_version.removeprefix(PYPY_PREFIX), requirements, dest)
     command = [
         sys.executable, "-m", "pip", "download",
         "--disable-pip-version-check", "--no-input", "--progress-bar", "off",
         "--only-binary=:all:", "--implementation", "cp", "--python-version", python_version,
+    ]  # fmt: skip
+    for tag in platform_tags():
+        command += ["--platform", tag]
+    return [*command, "--dest", str(dest), *requirements]
+
+
+def pypy_download_command(python_version: str, requirements: Sequence[str], dest: Path) -> list[str]:
+    """`pip download --no-deps` for PyPy: sdists allowed where no PyPy or pure wheel exists."""
+    abi = f"pypy{python_version.replace('.', '')}_pp73"
+    command = [
+        sys.executable, "-m", "pip", "download",
+        "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "--no-deps",
+        "--implementation", "pp", "--python-version", python_version, "--abi", abi, "--abi", "none",
     ]  # fmt: skip
     for tag in platform_tags():
         command += ["--platform", tag]
@@ -147,7 +165,7 @@ def download_wheels(sections: Sequence[Section], wheels: Path, jobs: int = 3) ->
         for future in futures:
             future.result()
     wheels.mkdir(parents=True, exist_ok=True)
-    for found in sorted(scratch.glob("*/*.whl")):
+    for found in sorted([*scratch.glob("*/*.whl"), *scratch.glob("*/*.tar.gz")]):
         target = wheels / found.name
         if not target.exists():
             found.rename(target)
@@ -163,7 +181,9 @@ def sha256_file(path: Path) -> str:
 
 
 def requires_python(wheel: Path) -> str | None:
-    """The ``Requires-Python`` of a wheel's METADATA, if any."""
+    """The ``Requires-Python`` of a wheel's METADATA, if any (None for an sdist)."""
+    if not wheel.name.endswith(".whl"):
+        return None
     with zipfile.ZipFile(wheel) as archive:
         names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
         if not names:
@@ -194,7 +214,7 @@ def _file_link(wheel: Path) -> str:
 def write_simple_index(root: Path) -> list[str]:
     """Write ``root/simple/`` (PEP 503) for the wheels in ``root/wheels``; return the project names."""
     projects: dict[str, list[Path]] = {}
-    for wheel in sorted((root / WHEELS).glob("*.whl")):
+    for wheel in sorted([*(root / WHEELS).glob("*.whl"), *(root / WHEELS).glob("*.tar.gz")]):
         projects.setdefault(wheel_project(wheel.name), []).append(wheel)
     simple = root / SIMPLE
     for name, wheels in sorted(projects.items()):

@@ -207,12 +207,14 @@ def check_tree(tree: Path, info: PyPyInfo) -> None:
     scratch = tempfile.mkdtemp(prefix="pypy-check-")
     try:
         result = run.capture(
-            [tree / "bin" / "python", "-c", _CHECK],
+            [tree / "bin" / "python", "-B", "-c", _CHECK],
             env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
             cwd=Path(scratch),
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        for cached in sorted(tree.rglob("__pycache__")):  # PyPy writes some at startup, even with -B
+            shutil.rmtree(cached, ignore_errors=True)
     problems = _tree_problems(tree, info, result.output)
     if problems:
         raise BuildError(
