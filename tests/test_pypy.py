@@ -391,6 +391,7 @@ def test_flask_on_pypy_from_runtime_txt(
     result = _build(pypy_env, tmp_path, {"runtime.txt": f"pypy-{packed_pypy.version}\n"}, config=EOL).check()
     assert f"Using PyPy pypy-{packed_pypy.version} specified in runtime.txt (experimental)" in result.stdout
     assert "PyPy support is experimental." in result.stderr
+    assert "uv could install" not in result.stderr  # uv is not offered on PyPy
     assert f"Installing PyPy {packed_pypy.version} (Python {packed_pypy.python_version})" in result.stdout
     ident = f"pypy{packed_pypy.major}-{packed_pypy.version}"
     assert (result.cache_dir / ".heroku" / "python-version").read_text() == f"{ident}\n"

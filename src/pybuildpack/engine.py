@@ -299,7 +299,7 @@ def finish(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
         ctx.data.ensure_present()
     with step("saving the cache", "cache_save_duration"):
         save_cache(ctx, face, plan)
-    if registry.spec(plan.manager.name).suggest_uv:
+    if registry.spec(plan.manager.name).suggest_uv and plan.python.pypy is None:  # PyPy: pip only
         ctx.console.note(
             "uv could install this app's dependencies faster.",
             "pybuildpack supports uv: lock the app with `uv lock` and commit uv.lock in place of the "

@@ -28,6 +28,7 @@ SECRET = "SECRET-MARKER-0b1c"
 MAX_BLOCK_LINES = 50
 MAX_LINE = 400
 AVAILABLE: list[pv.Version] = [(3, 9, 25), (3, 10, 21), (3, 11, 16), (3, 12, 14), (3, 13, 15), (3, 14, 7)]
+PYPY_AVAILABLE: dict[pv.Version, pv.Version] = {(7, 3, 11): (3, 9, 16), (7, 3, 17): (3, 10, 14)}
 
 # --------------------------------------------------------------------------------------------------
 # The sandbox
@@ -106,7 +107,11 @@ _LINES = st.lists(
     st.one_of(
         _VERSIONISH,
         st.sampled_from(["3.12", "3.12.1", "python-3.12", "3.99", "2.7", "3", " 3.13 ", "# 3.11"]),
+        st.sampled_from(
+            ["pypy3.9", "pypy-7.3.11", "pypy3.10-7.3.17", "pypy3", "pypy-7.3.99", "pypy3.99-1.2.3"]
+        ),
         _HUGE.map(lambda digits: f"3.{digits}"),
+        _HUGE.map(lambda digits: f"pypy-7.{digits}.1"),
         st.text(max_size=20),
     ),
     max_size=6,
@@ -226,14 +231,19 @@ procfile_bytes = st.one_of(
 
 _MANIFEST_ENTRY = st.fixed_dictionaries(
     {
-        "implementation": st.sampled_from(["cpython", "CPython", ""]),
-        "version": st.sampled_from(["3.12.1", "3.12", "03.1.1", "3.99.0"]),
+        "implementation": st.sampled_from(["cpython", "CPython", "", "pypy", "graalpy"]),
+        "version": st.sampled_from(["3.12.1", "3.12", "03.1.1", "3.99.0", "7.3.11"]),
         "platform": st.sampled_from(["linux-x86_64-gnu", "debian-12-x86_64", "x"]),
         "url": st.sampled_from(["a.tar.gz", "ftp://x/y", "https://h/x.tar.zst", "", "file:///x"]),
         "sha256": st.sampled_from(["0" * 64, "A" * 64, "xyz"]),
         "layout": st.sampled_from(["prefix", "x", ""]),
     },
-    optional={"size": st.one_of(st.integers(-5, 10**9), st.none(), st.booleans(), st.text(max_size=3))},
+    optional={
+        "size": st.one_of(st.integers(-5, 10**9), st.none(), st.booleans(), st.text(max_size=3)),
+        "python_version": st.one_of(
+            st.sampled_from(["3.9.16", "3.12.1", "3.9", ""]), st.none(), st.integers()
+        ),
+    },
 )
 manifest_bytes = st.one_of(
     st.fixed_dictionaries(
@@ -260,7 +270,11 @@ def _read_version(app_dir: Path, manager: str = "pip") -> object:
     cached = app_dir.parent / "no-cache"
     return outcome(
         lambda: pv.read_requested(
-            app_dir, manager=registry.spec(manager).python, cached_version_file=cached, available=AVAILABLE
+            app_dir,
+            manager=registry.spec(manager).python,
+            cached_version_file=cached,
+            available=AVAILABLE,
+            pypy=PYPY_AVAILABLE,
         )
     )
 
