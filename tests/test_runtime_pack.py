@@ -211,7 +211,7 @@ def test_packing_twice_gives_identical_bytes(packed: dict[int, RuntimeEntry], tm
         code = cli_main(["runtime", "pack", str(interp.prefix), "--output", str(tmp_path)])
     assert code == 0, err.getvalue()
     assert entry.sha256 in out.getvalue()
-    assert f"Version:  {entry.version}" in out.getvalue()
+    assert f"Version:  {entry.version} (cpython)" in out.getvalue()
     again = load_manifest(str(tmp_path / "manifest.json"), relative_to=tmp_path).entries
     assert [(e.sha256, e.size, e.version) for e in again] == [(entry.sha256, entry.size, entry.version)]
 

@@ -18,19 +18,24 @@ from pybuildpack.runtime.platform import host_platform
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "runtime",
-        help="pack and list CPython runtimes",
-        description="Pack relocatable CPython runtime archives and list the runtimes a manifest offers.",
+        help="pack and list Python runtimes",
+        description="Pack relocatable CPython (or, experimentally, PyPy) runtime archives and list the "
+        "runtimes a manifest offers.",
     )
     actions = parser.add_subparsers(dest="runtime_command", metavar="ACTION", required=True)
 
     pack = actions.add_parser(
         "pack",
-        help="pack an installed CPython prefix into a relocatable archive",
-        description="Pack an installed CPython prefix (e.g. $(pyenv root)/versions/3.12.1) into a "
-        "relocatable .tar.gz and add it to DIR/manifest.json. Needs patchelf on PATH.",
+        help="pack an installed CPython prefix (or a PyPy) into a relocatable archive",
+        description="Pack an installed CPython prefix (e.g. $(pyenv root)/versions/3.12.1), or a PyPy "
+        "given by its prefix or interpreter (e.g. /usr/bin/pypy3, experimental), into a relocatable "
+        ".tar.gz and add it to DIR/manifest.json. Needs patchelf on PATH.",
     )
     pack.add_argument(
-        "prefix", metavar="PREFIX", type=Path, help="the installation prefix (holds bin/, lib/)"
+        "prefix",
+        metavar="PREFIX",
+        type=Path,
+        help="the installation prefix (holds bin/, lib/), or its interpreter",
     )
     pack.add_argument("--output", "-o", metavar="DIR", type=Path, required=True, help="the mirror directory")
     pack.set_defaults(func=_pack)
@@ -54,7 +59,9 @@ def _pack(args: argparse.Namespace) -> int:
         console.error(error)
         return 1
     archive = args.output / entry.url.rsplit("/", 1)[-1]
-    console.info(f"Version:  {entry.version}")
+    console.info(f"Version:  {entry.version} ({entry.implementation})")
+    if entry.python_version is not None:
+        console.info(f"Python:   {entry.python_version} (the version this {entry.label} implements)")
     console.info(f"Platform: {entry.platform}")
     console.info(f"Archive:  {archive}")
     console.info(f"Size:     {_size(entry.size)}")
