@@ -457,7 +457,11 @@ def test_python_version_pypy_then_cpython_discards_the_cache(
     [
         ({"runtime.txt": "pypy-7.3.999\n"}, "python-version::unknown-pypy", "PyPy 7.3.999 is not available"),
         ({".python-version": "pypy3.14\n"}, "python-version::unknown-pypy", "PyPy pypy3.14 is not available"),
-        ({".python-version": "pypy3.9\n"}, "python-version::eol", "Python 3.9 is end-of-life"),
+        (
+            {".python-version": "pypy3.9\n"},
+            "python-version::eol",
+            "PyPy pypy3.9 implements Python 3.9, which is end",
+        ),
     ],
 )
 def test_pypy_request_errors_in_a_build(

@@ -28,7 +28,8 @@ _VERSION_FILE_RULES = (
     "The file must contain the major version on a line of its own, for example:\n"
     "    {example}\n"
     "A patch version such as {example}.999 is also accepted but not recommended. Don't add quotes, "
-    "a 'python-' prefix or wildcards, and put comments on their own line starting with '#'."
+    "a 'python-' prefix or wildcards, and put comments on their own line starting with '#'.\n"
+    "(Experimental: PyPy is requested as pypy3.N or pypy3.N-X.Y.Z.)"
 )
 
 
@@ -104,7 +105,8 @@ def runtime_txt_invalid(default_text: str) -> BuildError:
         f"The Python version in {RUNTIME_TXT} is not in a valid format.",
         f"{RUNTIME_TXT} must be UTF-8 text with a single line like 'python-{default_text}' (blank lines "
         "and lines starting with '#' are ignored). Its contents are not shown here, in case the file "
-        f"holds something else by mistake. Note that {RUNTIME_TXT} is deprecated.",
+        f"holds something else by mistake. Note that {RUNTIME_TXT} is deprecated.\n"
+        "(Experimental: PyPy is requested as 'pypy-7.3.11' or 'pypy3.9-7.3.11'.)",
         f"Delete {RUNTIME_TXT} and create a file named {PYTHON_VERSION_FILE} at the root of your app "
         f"containing just the major version:\n    {default_text}\nthen commit both changes.",
         failure_reason="runtime-txt::invalid-version",
@@ -267,8 +269,11 @@ def eol_error(requested: RequestedPython, available: Sequence[Version]) -> Build
     fix = how_to_change(requested, recommended)
     if requested.origin == Origin.CACHED:
         fix = "Specify an explicit, supported version. " + create_version_file(recommended)
+    what = f"Python {requested.version_text} is"
+    if requested.is_pypy:
+        what = f"PyPy {requested.text} implements Python {requested.major_text}, which is"
     return BuildError(
-        f"Python {requested.version_text} is end-of-life and not supported.",
+        f"{what} end-of-life and not supported.",
         f"{origin_phrase(requested)} Python {requested.major_text} no longer receives security "
         f"fixes{since}. pybuildpack supports Python {dotted(rules.oldest)} to {dotted(rules.newest)}; "
         f"upgrade to at least {dotted(rules.oldest)}, we recommend {recommended}.",
