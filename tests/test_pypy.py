@@ -38,6 +38,7 @@ from support.buildpack import (
 )
 from support.cachedir import cache_root
 from support.index import PackageIndex
+from support.lifecycle import Lifecycle
 from support.mirror import RuntimeMirror
 from support.pypy import PYPY, SKIP_REASON, PackedPyPy, combined_manifest, copy_app, find_pypy, prepare_pypy
 
@@ -450,6 +451,29 @@ def test_python_version_pypy_then_cpython_discards_the_cache(
     assert (
         cache_dir / ".heroku" / "python-version"
     ).read_text() == f"python-{runtime_mirror.latest(major)}\n"
+
+
+def test_cnb_build_on_pypy_serves(pypy_env: dict[str, str], tmp_path: Path, packed_pypy: PackedPyPy) -> None:
+    platform = Lifecycle(tmp_path / "cnb-platform", env=dict(pypy_env), config=dict(EOL))
+    platform.use_app(
+        copy_app(FIXTURE_APPS / "pypy_flask", tmp_path / "app", {".python-version": "pypy3.9\n"})
+    )
+    detected, plan = platform.detect()
+    assert plan is not None, detected.describe()
+    phase = platform.build(plan)
+    assert phase.returncode == 0, phase.describe()
+    key = platform.image.layers["python"]["metadata"]["key"]
+    assert (key["implementation"], key["python"]) == (
+        "pypy",
+        f"pypy{packed_pypy.major}-{packed_pypy.version}",
+    )
+    port = free_port()
+    with platform.launch(
+        None, {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PORT": str(port)}
+    ):
+        response = http_get(f"http://127.0.0.1:{port}/", attempts=120)
+    assert response.status == 200
+    assert response.text.split()[:2] == ["PyPy", packed_pypy.python_version]
 
 
 @pytest.mark.parametrize(
