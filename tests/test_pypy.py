@@ -468,9 +468,9 @@ def test_cnb_build_on_pypy_serves(pypy_env: dict[str, str], tmp_path: Path, pack
         f"pypy{packed_pypy.major}-{packed_pypy.version}",
     )
     port = free_port()
-    with platform.launch(
-        None, {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PORT": str(port)}
-    ):
+    base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PORT": str(port)}
+    base["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{port} --workers 1"  # 127.0.0.1 only
+    with platform.launch(None, base):
         response = http_get(f"http://127.0.0.1:{port}/", attempts=120)
     assert response.status == 200
     assert response.text.split()[:2] == ["PyPy", packed_pypy.python_version]
