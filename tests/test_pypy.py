@@ -25,7 +25,9 @@ from pybuildpack import python_version as pv
 from pybuildpack.cli.main import main as cli_main
 from pybuildpack.errors import BuildError
 from pybuildpack.package_managers import registry
+from pybuildpack.runtime import pack_pypy
 from pybuildpack.runtime.manifest import parse_manifest
+from pybuildpack.runtime.pack import pack_runtime
 from support import FIXTURE_APPS
 from support.buildpack import (
     CompileResult,
@@ -370,6 +372,35 @@ def test_packing_pypy_twice_gives_identical_bytes(
     )
     (entry,) = json.loads((tmp_path / "manifest.json").read_text())["runtimes"]
     assert entry == packed_pypy.entry
+
+
+def test_pack_refuses_a_cpython_given_by_its_interpreter(tmp_path: Path) -> None:
+    with pytest.raises(BuildError) as info:
+        pack_runtime(
+            Path(sys.executable).resolve(), tmp_path / "out", tool_path=str(Path(sys.executable).parent)
+        )
+    assert "is an interpreter, not an installation prefix" in info.value.headline
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"),
+    [
+        ("Traceback (most recent call last):\nImportError: x\n", "it did not run: Traceback"),
+        ('{"implementation": "CPython"}', "implementation is 'CPython', not 'PyPy'"),
+        (
+            '{"implementation": "PyPy", "path": ["/usr/lib/python3/dist-packages"]}',
+            "sys.path reaches outside",
+        ),
+        ('{"implementation": "PyPy", "pip": []}', "no pip wheel in ensurepip/_bundled"),
+    ],
+)
+def test_a_packed_pypy_that_would_not_work_alone_is_refused(
+    tmp_path: Path, output: str, problem: str
+) -> None:
+    info = pack_pypy.PyPyInfo((3, 9, 16), (7, 3, 11), Path("/x/pypy3.9"), Path("/x/lib"), Path("/x/inc"), "")
+    problems = pack_pypy._tree_problems(tmp_path, info, output)
+    assert any(problem in found for found in problems), problems
 
 
 def test_runtime_list_shows_implementation_and_python_version(packed_pypy: PackedPyPy) -> None:

@@ -74,7 +74,14 @@ def pack_runtime(
     if _implementation(interpreter) == "PyPy":
         return _pack_pypy(interpreter, output_dir, platform_tag, patchelf)
     if prefix.is_file():
-        prefix = Path(os.path.realpath(prefix)).parent.parent
+        raise BuildError(
+            f"{prefix} is an interpreter, not an installation prefix.",
+            "A PyPy can be given by its interpreter; a CPython is packed from its prefix (the directory "
+            "that holds bin/ and lib/), so that nothing outside it is copied by mistake.",
+            "Pass the prefix, for pyenv: $(pyenv root)/versions/X.Y.Z.",
+            FAILURE,
+            "not a prefix",
+        )
     info = inspect_prefix(prefix)
     output_dir.mkdir(parents=True, exist_ok=True)
     name = f"cpython-{format_version(info.version)}-{platform_tag}.tar.gz"
