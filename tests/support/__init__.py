@@ -5,6 +5,7 @@ interpreters on this machine, and a way to run the classic buildpack API against
 - ``support.mirror``: ``pybuildpack runtime pack`` of the local CPython installs into one mirror.
 - ``support.buildpack``: ``make_build_env()``, ``compile_app()``, ``free_port()``, ``http_get()``.
 - ``support.cachedir``: the cross-session test cache and its file locks.
+- ``support.pypy``: Debian's pypy3 packed once (experimental PyPy runtime) and a manifest offering it.
 """
 
 from __future__ import annotations
