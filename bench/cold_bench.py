@@ -1,7 +1,7 @@
 """Cold-build benchmark (issue 11): cold builds per package manager, the cold-build floor, and the
 warm no-op and one-requirement-added builds that must not regress.
 
-Usage: python bench/cold_bench.py [--runs 5] [--markdown] [--repo OTHER_CHECKOUT]
+Usage: python bench/cold_bench.py [--runs 5] [--markdown] [--repo OTHER_CHECKOUT] [--only NAME ...]
 
 Same setup as cache_bench.py: the runtime mirror packed from the local pyenv interpreters and the
 test suite's local index on 127.0.0.1 (tests/index-requirements.txt, which has the lockfile apps'
@@ -115,7 +115,13 @@ def version_of(app: Path) -> str:
 
 
 def run_all(
-    runs: int, base_env: dict[str, str], mirror: RuntimeMirror, index: PackageIndex, tmp: Path
+    runs: int,
+    base_env: dict[str, str],
+    mirror: RuntimeMirror,
+    index: PackageIndex,
+    tmp: Path,
+    *,
+    only: list[str],
 ) -> dict[str, object]:
     results: dict[str, dict[str, list[float]]] = {}
 
@@ -124,6 +130,8 @@ def run_all(
 
     for run in range(runs):
         for name, (app, config, wheels) in COLD.items():
+            if only and name not in only:
+                continue
             work = tmp / f"{run}-{name.replace(' ', '').replace(',', '-')}"
             work.mkdir()
             cache = work / "cache"
@@ -177,6 +185,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--repo", type=Path, default=REPO, help="time this checkout's bin/compile")
+    parser.add_argument(
+        "--only", action="append", default=[], choices=list(COLD), metavar="NAME",
+        help=f"run only this app (repeatable): {'; '.join(COLD)}",
+    )  # fmt: skip
     args = parser.parse_args()
     UNDER_TEST[0] = args.repo.resolve()
     index_root = prepare_index()
@@ -189,7 +201,7 @@ def main() -> int:
             "PIP_CONFIG_FILE": os.devnull, "PYBUILDPACK_RUNTIME_MANIFEST": str(mirror.manifest),
             "PYBUILDPACK_EXPORT_DIR": tmp,
         }  # fmt: skip
-        results = run_all(args.runs, env, mirror, index, Path(tmp))
+        results = run_all(args.runs, env, mirror, index, Path(tmp), only=args.only)
     print(markdown(results, args.runs) if args.markdown else json.dumps(results, indent=2))
     return 0
 
