@@ -56,6 +56,7 @@ COLD: dict[str, tuple[Path, dict[str, str], list[str]]] = {
 
 
 UNDER_TEST = [REPO]  # the checkout whose bin/compile is timed (--repo: compare with another branch)
+PLATFORM = [False]  # --platform: time `pybuildpack build` (the local platform) instead of bin/compile
 STEP_FIELDS = ("python_install_duration", "package_manager_install_duration", "dependencies_install_duration")
 
 
@@ -74,15 +75,20 @@ def compile_once(
     env_dir = Path(tempfile.mkdtemp(prefix="env-", dir=work))
     for name, value in config.items():
         (env_dir / name).write_text(value)
+    command = ["sh", str(UNDER_TEST[0] / "bin" / "compile"), str(build), str(cache), str(env_dir)]
+    if PLATFORM[0]:  # the app's state (cache, releases) lives in `cache`; config vars via --env
+        env = {**env, "PYTHONPATH": str(UNDER_TEST[0] / "src"), "PYBUILDPACK_STATE_DIR": str(cache)}
+        command = [sys.executable, "-m", "pybuildpack", "build", str(build), "--app", "bench"]
+        command += [f"--env={name}={value}" for name, value in config.items()]
     started = time.monotonic()
     proc = subprocess.run(
-        ["sh", str(UNDER_TEST[0] / "bin" / "compile"), str(build), str(cache), str(env_dir)],
-        env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False,
+        command, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
     )  # fmt: skip
     wall = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"build of {app.name} failed:\n{proc.stdout}\n{proc.stderr}")
-    data = json.loads((cache / "build-data" / "python.json").read_text())
+    report = cache / "apps" / "bench" / "cache" if PLATFORM[0] else cache
+    data = json.loads((report / "build-data" / "python.json").read_text())
     shutil.rmtree(build)
     return wall, data
 
@@ -189,8 +195,10 @@ def main() -> int:
         "--only", action="append", default=[], choices=list(COLD), metavar="NAME",
         help=f"run only this app (repeatable): {'; '.join(COLD)}",
     )  # fmt: skip
+    parser.add_argument("--platform", action="store_true", help="time `pybuildpack build` instead")
     args = parser.parse_args()
     UNDER_TEST[0] = args.repo.resolve()
+    PLATFORM[0] = args.platform
     index_root = prepare_index()
     mirror = prepare_mirror(cache_root(), find_interpreters())
     if not (mirror.has("3.12") and mirror.has("3.13")):

@@ -29,8 +29,10 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pybuildpack.env import mask_url
 from pybuildpack.errors import BuildError, visible
@@ -62,6 +64,13 @@ def shown(text: str, limit: int = SHOWN_NAME) -> str:
 
 
 def install_runtime(archive: Path, entry: RuntimeEntry, target: Path) -> None:
+    """Extract the verified ``archive`` into a staging dir beside ``target``, then rename it there."""
+    with Staging(entry, target) as staging:
+        staging.extract_file(archive)
+        staging.install(archive.name)
+
+
+def check_target(entry: RuntimeEntry, target: Path) -> None:
     if target.exists() or target.is_symlink():
         raise BuildError(
             f"Cannot install {entry.label}: {target} already exists.",
@@ -70,22 +79,67 @@ def install_runtime(archive: Path, entry: RuntimeEntry, target: Path) -> None:
             FAILURE,
             "target exists",
         )
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-extract-", dir=target.parent))
-    except OSError as exc:
-        raise _target_error(entry, target, exc) from exc
-    try:
-        _extract(archive, entry, staging)
-        tree = _layout_root(staging, entry, archive)
-        _check_interpreter(tree, entry, archive)
+
+
+class Staging:
+    """A staging dir beside ``target`` (so the install is one rename), removed on leaving the with-block.
+
+    ``extract_file`` or ``extract_stream`` fills it (each call starts from an empty tree, so a retried
+    download never mixes two attempts); ``install`` checks the layout and renames the tree to ``target``.
+    """
+
+    def __init__(self, entry: RuntimeEntry, target: Path) -> None:
+        check_target(entry, target)
+        self.entry = entry
+        self.target = target
         try:
-            tree.chmod(0o755)
-            tree.rename(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.root = Path(tempfile.mkdtemp(prefix=f".{target.name}-extract-", dir=target.parent))
         except OSError as exc:
             raise _target_error(entry, target, exc) from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        self.attempts = 0
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _fresh_tree(self) -> Path:
+        self.attempts += 1
+        tree = self.root / str(self.attempts)
+        shutil.rmtree(self.root / str(self.attempts - 1), ignore_errors=True)
+        try:
+            tree.mkdir()
+        except OSError as exc:
+            raise _target_error(self.entry, self.target, exc) from exc
+        return tree
+
+    def extract_file(self, archive: Path) -> None:
+        if archive.name.endswith((".zst", ".zstd")):
+            raise _zstd_error(self.entry, archive.name)
+        tree = self._fresh_tree()
+        with _archive_errors(self.entry, archive.name), tarfile.open(archive, "r:*") as tar:
+            extract_all(tar, tree)
+
+    def extract_stream(self, source: BinaryIO, name: str) -> None:
+        """Extract a tar read front to back from ``source`` (a download as it arrives; the caller
+        verifies every byte before calling ``install``)."""
+        if name.endswith((".zst", ".zstd")):
+            raise _zstd_error(self.entry, name)
+        tree = self._fresh_tree()
+        with _archive_errors(self.entry, name), tarfile.open(fileobj=source, mode="r|*") as tar:
+            extract_all(tar, tree)
+
+    def install(self, name: str) -> None:
+        """Check the extracted tree's layout and interpreter, then rename it to the target."""
+        tree = _layout_root(self.root / str(self.attempts), self.entry, name)
+        _check_interpreter(tree, self.entry, name)
+        try:
+            tree.chmod(0o755)
+            tree.rename(self.target)
+        except OSError as exc:
+            raise _target_error(self.entry, self.target, exc) from exc
 
 
 def _target_error(entry: RuntimeEntry, target: Path, exc: OSError) -> BuildError:
@@ -98,26 +152,25 @@ def _target_error(entry: RuntimeEntry, target: Path, exc: OSError) -> BuildError
     )
 
 
-def _extract(archive: Path, entry: RuntimeEntry, dest: Path) -> None:
-    if archive.name.endswith((".zst", ".zstd")):
-        raise _archive_error(
-            entry,
-            archive,
-            "zstd-compressed archives (.tar.zst) cannot be read: Python's standard library has no zstd.",
-            "Use a .tar.gz or .tar.xz archive for this runtime in the manifest.",
-        )
+def _zstd_error(entry: RuntimeEntry, name: str) -> BuildError:
+    return _archive_error(
+        entry,
+        name,
+        "zstd-compressed archives (.tar.zst) cannot be read: Python's standard library has no zstd.",
+        "Use a .tar.gz or .tar.xz archive for this runtime in the manifest.",
+    )
+
+
+@contextlib.contextmanager
+def _archive_errors(entry: RuntimeEntry, name: str) -> Iterator[None]:
+    """An unsafe member or an unreadable archive, as the build error that names it."""
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            extract_all(tar, dest)
+        yield
     except UnsafeMember as exc:
-        raise _archive_error(entry, archive, f"It contains an unsafe entry: {exc}.", _UNSAFE_FIX) from exc
+        raise _archive_error(entry, name, f"It contains an unsafe entry: {exc}.", _UNSAFE_FIX) from exc
     except _READ_ERRORS as exc:
-        raise _archive_error(
-            entry,
-            archive,
-            f"It could not be extracted: {_cause(exc)}.",
-            "Check the archive in the runtime mirror.",
-        ) from exc
+        explanation = f"It could not be extracted: {_cause(exc)}."
+        raise _archive_error(entry, name, explanation, "Check the archive in the runtime mirror.") from exc
 
 
 def _cause(exc: BaseException) -> str:
@@ -370,7 +423,7 @@ def _set_mtime(fd: int, mtime: float | None) -> None:
         os.utime(fd, (mtime, mtime))
 
 
-def _layout_root(staging: Path, entry: RuntimeEntry, archive: Path) -> Path:
+def _layout_root(staging: Path, entry: RuntimeEntry, archive: str) -> Path:
     if entry.layout == "prefix":
         return staging
     top = sorted(p.name for p in staging.iterdir())
@@ -386,7 +439,7 @@ def _layout_root(staging: Path, entry: RuntimeEntry, archive: Path) -> Path:
     return staging / "python"
 
 
-def _check_interpreter(tree: Path, entry: RuntimeEntry, archive: Path) -> None:
+def _check_interpreter(tree: Path, entry: RuntimeEntry, archive: str) -> None:
     major = entry.language_version.split(".", 1)[0]
     name = f"python{major}"
     interpreter = tree / "bin" / name
@@ -402,9 +455,9 @@ def _check_interpreter(tree: Path, entry: RuntimeEntry, archive: Path) -> None:
         python.symlink_to(name)
 
 
-def _archive_error(entry: RuntimeEntry, archive: Path, explanation: str, fix: str) -> BuildError:
+def _archive_error(entry: RuntimeEntry, archive: str, explanation: str, fix: str) -> BuildError:
     return BuildError(
-        f"Cannot install {entry.label} from {archive.name} ({mask_url(entry.url)}).",
+        f"Cannot install {entry.label} from {archive} ({mask_url(entry.url)}).",
         explanation,
         fix,
         FAILURE,

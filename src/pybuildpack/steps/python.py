@@ -9,8 +9,7 @@ from pybuildpack.context import BuildContext
 from pybuildpack.env import mask_url, setting
 from pybuildpack.errors import BuildError
 from pybuildpack.python_version import ResolvedPython, Version
-from pybuildpack.runtime.extract import install_runtime
-from pybuildpack.runtime.fetch import obtain_archive
+from pybuildpack.runtime.fetch import install_runtime_from
 from pybuildpack.runtime.manifest import (
     PYPY,
     Manifest,
@@ -68,6 +67,5 @@ def runtime_entry(runtimes: Runtimes, python: ResolvedPython) -> RuntimeEntry:
 
 def install_python(ctx: BuildContext, entry: RuntimeEntry, python: ResolvedPython) -> None:
     ctx.console.step(f"Installing {python.display}")
-    archive, _reused = obtain_archive(entry, ctx.layout.runtime_archives, ctx.console)
     ctx.console.info(f"Runtime archive: {mask_url(entry.url)} ({entry.platform})")
-    install_runtime(archive, entry, ctx.python_home)
+    install_runtime_from(entry, ctx.layout.runtime_archives, ctx.python_home, ctx.console)
