@@ -375,7 +375,9 @@ def test_rollback_edges(env: dict[str, str], root: Path, plain_bp: Path) -> None
     }
     (app_root(env, "rolls") / "releases" / "v1" / "release.json").write_text("{not json")
     listing = ok(cli("releases", "rolls", env=env)).stdout.splitlines()
-    assert listing[0].split() == ["RELEASE", "STATUS", "CREATED", "SOURCE", "SIZE", "BUILD", "BUILDPACKS"]
+    assert listing[0].split() == [
+        "RELEASE", "STATUS", "CREATED", "SOURCE", "SIZE", "COMPRESSED", "BUILD", "BUILDPACKS"
+    ]  # fmt: skip
     assert listing[1].split()[:3] == ["*", "v4", "succeeded"] and "rollback to v2" in listing[1]
     assert listing[2].split()[:2] == ["v3", "succeeded"]
     assert listing[3].split()[:2] == ["v2", "succeeded"]

@@ -163,7 +163,7 @@ def test_relocated_python3_runs_without_the_pyenv_root(
     assert not list(target.glob(f"lib/python{short}/site-packages/*.pth"))
     assert not list(target.glob("bin/pip*"))
     assert not (target / "share").exists()
-    assert not list(target.rglob("__pycache__"))
+    assert not list(target.glob(f"lib/python{short}/site-packages/**/__pycache__"))
     assert not list(target.rglob("*.a"))
     assert not (target / "lib" / f"python{short}" / "test").exists()
     _check_relocated(target, entry.version)
@@ -186,6 +186,53 @@ def test_relocated_python3_runs_without_the_pyenv_root(
     for data in (target / "lib").glob("python*/_sysconfigdata*.py"):
         assert f"-L{PYENV_ROOT}" not in data.read_text(encoding="utf-8")
         assert f"-Wl,-rpath,{PYENV_ROOT}" not in data.read_text(encoding="utf-8")
+
+
+IMPORTS = "import json, email.message, http.client, urllib.request, asyncio, decimal, argparse, logging"
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under root with its size and mtime: a .pyc rewritten in place changes it too."""
+    return {
+        str(path.relative_to(root)): (path.lstat().st_size, path.lstat().st_mtime_ns)
+        for path in root.rglob("*")
+        if not path.is_dir()
+    }
+
+
+def test_stdlib_bytecode_is_packed_checked_hash_and_used(
+    packed: dict[int, RuntimeEntry], tmp_path: Path
+) -> None:
+    """The archive carries the standard library's bytecode: importing much of it from a freshly
+    extracted runtime (archive mtimes of 1970, another directory) compiles and writes nothing; a
+    changed source is still honoured, its .pyc recompiled."""
+    entry = packed[3]
+    target = _install(entry, tmp_path)
+    short = ".".join(entry.version.split(".")[:2])
+    lib = target / "lib" / f"python{short}"
+    tag = f"cpython-{short.replace('.', '')}"
+    pyc = lib / "json" / "__pycache__" / f"__init__.{tag}.pyc"
+    assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b11  # hash-based, checked (PEP 552)
+    assert len(list(lib.rglob(f"*.{tag}.pyc"))) > 500
+    before = _files(target)
+    count = "sum(1 for m in sys.modules.values() if getattr(m, '__cached__', None))"
+    probe = f"{IMPORTS}\nimport sys; print({count})"
+    python = str(target / "bin" / "python")
+    result = subprocess.run(["env", "-i", python, "-c", probe], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 50
+    assert _files(target) == before  # no .pyc written or rewritten
+
+    source = lib / "json" / "__init__.py"
+    source.write_text(source.read_text(encoding="utf-8") + "\nPACKED_MARKER = 42\n", encoding="utf-8")
+    changed = subprocess.run(
+        ["env", "-i", python, "-c", "import json; print(json.PACKED_MARKER)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (changed.returncode, changed.stdout.strip()) == (0, "42"), changed.stderr
+    assert _files(target)[str(pyc.relative_to(target))] != before[str(pyc.relative_to(target))]
 
 
 def test_relocated_python2_runs(packed: dict[int, RuntimeEntry], tmp_path: Path) -> None:

@@ -53,7 +53,9 @@ def mirror(archive: bytes) -> Iterator[HostileMirror]:
 
 def entry(url: str, data: bytes, *, size: bool = True) -> RuntimeEntry:
     sha = hashlib.sha256(data).hexdigest()
-    return RuntimeEntry("3.12.1", "debian-12-x86_64", url, sha, len(data) if size else None, "prefix", "cpython")
+    return RuntimeEntry(
+        "3.12.1", "debian-12-x86_64", url, sha, len(data) if size else None, "prefix", "cpython"
+    )
 
 
 def install(found: RuntimeEntry, work: Path, **env: str) -> tuple[Path, bool]:
@@ -114,7 +116,9 @@ def test_mismatch_leaves_nothing(tmp_path: Path, mirror: HostileMirror, archive:
     assert "sha256 mismatch" in error.headline
 
 
-def test_cut_or_stalled_transfer_leaves_nothing(tmp_path: Path, mirror: HostileMirror, archive: bytes) -> None:
+def test_cut_or_stalled_transfer_leaves_nothing(
+    tmp_path: Path, mirror: HostileMirror, archive: bytes
+) -> None:
     size = len(archive)
     error = refused(entry(mirror.url("drop"), archive), tmp_path / "drop")
     assert f"the transfer was cut: the server closed the connection; {size // 2} of {size}" in text(error)

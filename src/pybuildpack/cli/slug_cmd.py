@@ -11,7 +11,7 @@ from pybuildpack import procfile
 from pybuildpack.cli.common import add_state_option
 from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
-from pybuildpack.platform import releases, slug, supervisor
+from pybuildpack.platform import releases, slug, slugsize, supervisor
 from pybuildpack.platform.errors import PlatformError
 from pybuildpack.platform.state import app_state, known_app, locked
 from pybuildpack.sizes import human_size
@@ -69,7 +69,9 @@ def _export(args: argparse.Namespace, console: Console) -> int:
         return 0
     target = (args.output or Path(f"{state.name}-v{number}.tar.gz")).absolute()
     skipped = slug.write_atomically(target, app_dir)
-    console.step(f"Exported {state.name} v{number} to {target} ({human_size(target.stat().st_size)})")
+    size = target.stat().st_size
+    slugsize.record_exact(state, number, size)
+    console.step(f"Exported {state.name} v{number} to {target} ({human_size(size)})")
     console.info(f"sha256 {slug.digest(target)}")
     _say_skipped(console, app_dir, skipped)
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from typing import Any
 from pybuildpack import procfile, run
 from pybuildpack.output import Console
 from pybuildpack.package_managers import tool_store
-from pybuildpack.platform import buildpacks, releases, runner, runtime_source, slugsize
+from pybuildpack.platform import buildpacks, releases, runner, runtime_source
 from pybuildpack.platform import config as config_store
 from pybuildpack.platform.source import Source, apply_slugignore, plain_git_env
 from pybuildpack.platform.state import AppState, locked
@@ -178,7 +177,7 @@ def _release(ctx: _Run, build_dir: Path, record: dict[str, Any], config: dict[st
     if command:
         _release_phase(ctx, number, command, config, record)
     record["status"] = "succeeded"
-    _show_slug_size(state, app_dir, record, console)
+    _show_slug_size(record, console)
     record["durations"]["total"] = round(time.monotonic() - ctx.started, 3)
     releases.update(state, number, record)
     state.set_current(number)
@@ -190,20 +189,10 @@ def _release(ctx: _Run, build_dir: Path, record: dict[str, Any], config: dict[st
     return Built(number, app_dir, record, time.monotonic() - ctx.started)
 
 
-def _show_slug_size(state: AppState, app_dir: Path, record: dict[str, Any], console: Console) -> None:
-    size = human_size(record["slug_size"])
-    try:
-        with timed(record["durations"], "slug_size"):
-            estimated = slugsize.estimate_with_memory(app_dir, state.slug_sizes_file)
-    except (OSError, ValueError, tarfile.TarError) as exc:
-        console.step(f"Slug size: {size} (the compressed size could not be estimated: {exc})")
-        return
-    record["slug_compressed_size_estimate"] = estimated.size
-    console.step(f"Slug size: {size}, about {human_size(estimated.size)} compressed")
-    console.info(
-        f"estimated in {record['durations']['slug_size']:.1f} s, compressing the "
-        f"{estimated.compressed_now} new or changed of {estimated.files} files"
-    )
+def _show_slug_size(record: dict[str, Any], console: Console) -> None:
+    """The size on disk; the compressed size is estimated later, off the build's critical path
+    (slugsize.py: by `pybuildpack releases`, exactly by `slug export`)."""
+    console.step(f"Slug size: {human_size(record['slug_size'])}")
 
 
 def _release_phase(

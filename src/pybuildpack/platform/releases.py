@@ -13,6 +13,8 @@ release. Its record says where it came from and how it went:
     config_vars                  names (never values) of the config vars the build saw
     durations                    seconds per phase, and "total"
     slug_size                    bytes of app/ (sizes.tree_size)
+    slug_compressed_size[_estimate]  bytes of the slug as a tar.gz: exact once exported, else an
+                                 estimate made after the release (slugsize.py); a rollback keeps it
     status                       pending -> succeeded | failed | interrupted (unreadable when damaged)
     failure                      why, when not succeeded
 
@@ -111,6 +113,9 @@ def copy_as_new(state: AppState, number: int, *, kind: str = "rollback") -> int:
         config_vars=list(old.get("config_vars") or []),
         status="succeeded",
     )
+    for key in ("slug_compressed_size", "slug_compressed_size_estimate"):  # the same app, byte for byte
+        if key in old:
+            record[key] = old[key]
     staged.record(record)
     return staged.number
 
@@ -133,7 +138,7 @@ def clean_leftovers(state: AppState) -> None:
             write_json(path, record)
 
 
-HEADER = ("", "RELEASE", "STATUS", "CREATED", "SOURCE", "SIZE", "BUILD", "BUILDPACKS")
+HEADER = ("", "RELEASE", "STATUS", "CREATED", "SOURCE", "SIZE", "COMPRESSED", "BUILD", "BUILDPACKS")
 
 
 def table(state: AppState) -> list[tuple[str, ...]]:
@@ -163,6 +168,16 @@ def _row(record: dict[str, Any], number: int, is_current: bool) -> tuple[str, ..
         str(record.get("created_at", "")),
         origin,
         human_size(int(record.get("slug_size") or 0)),
+        _compressed(record),
         seconds,
         names,
     )
+
+
+def _compressed(record: dict[str, Any]) -> str:
+    """The exported size, else the estimate ("about ..."), else "-"."""
+    for key, prefix in (("slug_compressed_size", ""), ("slug_compressed_size_estimate", "about ")):
+        value = record.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return prefix + human_size(value)
+    return "-"

@@ -1,4 +1,10 @@
-"""The compressed size of a release's slug, estimated cheaply enough to show in every build log.
+"""The compressed size of a release's slug: estimated once, after the release is live, and remembered.
+
+A build does not wait for it (issue 11: it cost 4 to 9 s of a cold build): `pybuildpack releases`
+estimates what no record holds yet and writes it into the release record
+(``slug_compressed_size_estimate``, and ``durations.slug_size``); `slug export`, which compresses
+the slug anyway, records the exact size (``slug_compressed_size``). Either runs under the app's
+slug-size lock, never the build lock, so a running build does not hold them up.
 
 Compressing the whole slug costs seconds per build (zlib at the export's level on ~100 MB). The
 estimate instead adds up each file's own deflate size (at the same level as `slug export`) and the
@@ -14,15 +20,23 @@ import io
 import json
 import os
 import tarfile
+import time
 import zlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pybuildpack.platform import slug
-from pybuildpack.platform.state import write_json
+from pybuildpack import filelock
+from pybuildpack.platform import releases, slug
+from pybuildpack.platform.state import AppState, write_json
 
 LEVEL = slug.LEVEL
 _GZIP_FRAME = 18  # gzip header without name (10) and trailer (8)
+ESTIMATE = "slug_compressed_size_estimate"
+EXACT = "slug_compressed_size"
+LOCK_TIMEOUT = 600.0
 
 
 @dataclass
@@ -82,3 +96,54 @@ def estimate_with_memory(app_dir: Path, memory: Path) -> Estimate:
     result, seen = estimate(app_dir, known)
     write_json(memory, seen)
     return result
+
+
+def known_size(record: dict[str, Any]) -> tuple[int, bool] | None:
+    """(bytes, exact) of the compressed slug as the record has it, or None."""
+    for key, exact in ((EXACT, True), (ESTIMATE, False)):
+        value = record.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, exact
+    return None
+
+
+def _sizes_lock(state: AppState) -> AbstractContextManager[None]:
+    return filelock.exclusive(
+        state.root / "slug-sizes.lock", what=f"the slug sizes of {state.name}", timeout=LOCK_TIMEOUT
+    )
+
+
+Reporter = Callable[[int, Estimate, float], None]
+
+
+def estimate_missing(state: AppState, on_estimate: Reporter | None = None) -> None:
+    """Estimate (and record) the compressed size of every usable release whose record has none."""
+    for number in state.numbers():
+        if known_size(state.read_release(number)) is None and releases.usable(state, number):
+            with _sizes_lock(state):
+                _estimate_one(state, number, on_estimate)
+
+
+def _estimate_one(state: AppState, number: int, on_estimate: Reporter | None) -> None:
+    record = state.read_release(number)  # again, under the lock: another process may have done it
+    if known_size(record) is not None or record.get("status") != "succeeded":
+        return
+    started = time.monotonic()
+    result = estimate_with_memory(state.release_dir(number) / "app", state.slug_sizes_file)
+    seconds = round(time.monotonic() - started, 3)
+    record[ESTIMATE] = result.size
+    durations = record.setdefault("durations", {})
+    if isinstance(durations, dict):
+        durations["slug_size"] = seconds
+    releases.update(state, number, record)
+    if on_estimate is not None:
+        on_estimate(number, result, seconds)
+
+
+def record_exact(state: AppState, number: int, size: int) -> None:
+    """Remember the size of an exported slug in its release's record."""
+    with _sizes_lock(state):
+        record = state.read_release(number)
+        if record.get("status") == "succeeded" and record.get(EXACT) != size:
+            record[EXACT] = size
+            releases.update(state, number, record)

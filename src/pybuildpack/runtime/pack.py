@@ -1,8 +1,17 @@
 """Making a relocatable runtime archive from an installed CPython prefix (RUNTIMES.md recipe).
 
 copy (without dev leftovers) -> patchelf RUNPATH -> shebang trampolines -> scrub the old prefix from
-build flags -> reproducible tar.gz -> entry in ``output_dir/manifest.json`` (atomic, locked).
-A PyPy (experimental; given by its prefix or its interpreter) is laid out by ``pack_pypy``.
+build flags -> standard-library bytecode -> reproducible tar.gz -> entry in ``output_dir/manifest.json``
+(atomic, locked).
+A PyPy (experimental; given by its prefix or its interpreter) is laid out by ``pack_pypy`` (no
+bytecode is compiled for it).
+
+The bytecode (issue 11) is compiled by the packed interpreter itself, at the optimisation level a
+runtime uses (0), with checked-hash invalidation (PEP 552, Python 3.7+): a .pyc records its source's
+hash, not its mtime, so the archive's 1970 mtimes and any relocation keep it valid, and a changed
+source is still recompiled. Left uncompiled: ``tests`` directories (lib2to3's hold Python 2 files;
+``test`` and ``idle_test`` are not packed at all), and everything of Python 2.7 and 3.6 (no
+hash-based .pyc: they compile on first use, as before).
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ _BIN_KEEP = ("python", "pydoc", "idle", "2to3", "pyvenv", "smtpd.py")
 _SKIP_DIRS = {"__pycache__", "test", "idle_test"}
 _SKIP_SUFFIXES = (".a", ".pyc", ".pyo")
 _ELF_MAGIC = b"\x7fELF"
+_NOT_COMPILED = r"[/\\]tests[/\\]"
+COMPILE_TIMEOUT = 900
 
 # Valid in Python 2.7 and 3.x alike: version, implementation, build-time LIBDIR.
 _QUERY = (
@@ -92,6 +103,7 @@ def pack_runtime(
         patch_elf(tree, info, patchelf)
         rewrite_shebangs(tree / "bin", info.old_prefixes)
         scrub_build_flags(tree, info)
+        compile_stdlib(tree, info)
         temp_archive = staging / name
         write_reproducible_tar(tree, temp_archive)
         sha256, size = _digest(temp_archive)
@@ -380,6 +392,34 @@ def _edit(path: Path, change: Any) -> None:
     new = change(text)
     if new != text:
         path.write_text(new, encoding="utf-8", errors="surrogateescape")
+
+
+# ---------------------------------------------------------------- bytecode
+
+
+def compile_stdlib(tree: Path, info: PrefixInfo) -> None:
+    """Checked-hash bytecode of ``lib/pythonX.Y`` by the packed interpreter (see the module doc)."""
+    if info.version < (3, 7, 0):
+        return
+    interpreter = tree / "bin" / f"python{info.short}"
+    command: list[str | Path] = [interpreter, "-B", "-s", "-m", "compileall", "-q", "-j0"]
+    command += ["--invalidation-mode", "checked-hash"]
+    # -B: the modules compileall itself imports must not get timestamp-based .pyc files first (they
+    # would be kept, and be stale once extracted). Relative to lib/, so no path of this machine ends
+    # up in the .pyc files; a fixed hash seed keeps constant sets in the same order, so packing twice
+    # gives the same bytes.
+    command += ["-x", _NOT_COMPILED, f"python{info.short}"]
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONHASHSEED": "0"}
+    result = run.capture(command, env=env, cwd=tree / "lib", timeout=COMPILE_TIMEOUT)
+    if not result.ok:
+        raise BuildError(
+            f"Compiling the standard library of Python {format_version(info.version)} failed "
+            f"(exit status {result.returncode}).",
+            result.output.strip()[-2000:],
+            "Check that the interpreter of this prefix runs and that its lib/ is intact.",
+            FAILURE,
+            "bytecode failed",
+        )
 
 
 # ---------------------------------------------------------------- archive
