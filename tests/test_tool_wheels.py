@@ -7,6 +7,7 @@ of the app's dependencies with it."""
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -126,6 +127,48 @@ def test_bad_or_missing_uv_wheel_is_an_error_naming_file_and_hashes(
         assert "does not list" in err
     assert result.report()["failure_reason"] == "install-package-manager::uv"
     assert not (result.cache_dir / ".heroku" / "python-uv" / "uv").exists()  # nothing half-written
+
+
+def test_uv_wheel_is_fetched_while_python_installs(
+    compile_app: Compile, build_env: dict[str, str], runtime_mirror: RuntimeMirror
+) -> None:
+    """The runtime and the uv wheel install side by side; the log reads as before, in order."""
+    needs(runtime_mirror, "3.13")
+    result = compile_app("pip_basic", env=build_env)
+    assert result.returncode == 0, result.describe()
+    out = result.stdout
+    steps = [
+        "-----> Installing Python",
+        "-----> Installing pip",
+        "-----> Installing uv 0.13.9 from its pinned",
+    ]
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions), out
+    assert "Downloaded and unpacked while Python was being installed." in out
+    assert (result.cache_dir / ".heroku" / "python-uv" / "uv").is_file()
+
+
+def test_a_runtime_failure_is_reported_even_while_uv_is_fetched(
+    compile_app: Compile, build_env: dict[str, str], runtime_mirror: RuntimeMirror, tmp_path: Path
+) -> None:
+    """Both pieces fail (the runtime does not match its checksum, the uv wheel is missing): the build
+    reports the runtime's failure, as before, and the fetch has ended with the build."""
+    version = needs(runtime_mirror, "3.13")
+    document = json.loads(runtime_mirror.manifest.read_text())
+    for entry in document["runtimes"]:
+        entry["url"] = (runtime_mirror.dir / entry["url"]).as_uri()
+        if entry["version"] == version:
+            entry["sha256"] = "0" * 64
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps(document))
+    with serve_index(tampered_index(tmp_path / "index", None)) as index:
+        env = {**build_env, "PIP_INDEX_URL": index.url, "PYBUILDPACK_RUNTIME_MANIFEST": str(manifest)}
+        result = compile_app("pip_basic", env=env)
+    assert result.returncode == 1, result.describe()
+    assert "sha256 mismatch" in result.stderr
+    assert "Could not install uv" not in result.stderr
+    assert result.report()["failure_reason"] == "install-python"
+    assert not (result.build_dir / ".heroku" / "python").exists()
 
 
 def test_lock_files_pin_what_the_test_index_serves(package_index: PackageIndex) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,8 @@ class BuildContext:
     build_env: dict[str, str] = field(default_factory=dict)
     install_test: bool = False
     env_restored: bool = False  # the cached environment was linked in (reused or updated in place)
+    # the uv wheel being fetched beside the runtime, and where to (package_managers/uv.py)
+    uv_fetch: tuple[Future[None], Path] | None = None
 
     @property
     def build_dir(self) -> Path:

@@ -25,7 +25,7 @@ from pybuildpack.env import build_environment, hook_environment, is_enabled, rea
 from pybuildpack.errors import BuildError, quoted
 from pybuildpack.layout import Layout
 from pybuildpack.output import Console
-from pybuildpack.package_managers import registry
+from pybuildpack.package_managers import registry, uv
 from pybuildpack.package_managers.base import PackageManager
 from pybuildpack.package_managers.runtime_pip import ensure_runtime_pip
 from pybuildpack.package_managers.select import manager_for
@@ -261,13 +261,15 @@ def install(ctx: BuildContext, face: Face, plan: Plan, step: Steps) -> None:
     if ctx.layout.profile_d is not None:
         ctx.layout.profile_d.mkdir(exist_ok=True)
 
-    with step("installing Python", "python_install_duration"):
-        if ctx.env_restored:
-            ctx.console.step(f"Using cached install of {plan.python.display}")
-        else:
-            install_python(ctx, plan.runtime, plan.python)
-    with step(f"installing {plan.manager.name}", "package_manager_install_duration"):
-        plan.manager.install_tool(ctx, plan.python)
+    # The uv wheel (when this build needs uv) downloads and unpacks while the runtime does (issue 11).
+    with uv.fetched_alongside(ctx, plan.manager, plan.python):
+        with step("installing Python", "python_install_duration"):
+            if ctx.env_restored:
+                ctx.console.step(f"Using cached install of {plan.python.display}")
+            else:
+                install_python(ctx, plan.runtime, plan.python)
+        with step(f"installing {plan.manager.name}", "package_manager_install_duration"):
+            plan.manager.install_tool(ctx, plan.python)
     outside = (ctx.build_dir, ctx.cache_dir, ctx.python_home)
     with (
         step("installing dependencies", "dependencies_install_duration"),

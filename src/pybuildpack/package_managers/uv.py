@@ -7,11 +7,15 @@ everything), unpacked into CACHE_DIR/.heroku/python-uv: outside the slug, absent
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import functools
 import json
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pybuildpack import run
@@ -19,10 +23,11 @@ from pybuildpack.context import BuildContext
 from pybuildpack.errors import BuildError
 from pybuildpack.layout import Layout, site_packages_dirs
 from pybuildpack.package_managers import tool_store, tools, uv_wheel
-from pybuildpack.package_managers.base import dependency_failure
+from pybuildpack.package_managers.base import PackageManager, dependency_failure
 from pybuildpack.package_managers.pip import bundled_pip_wheel, pins_for, requirements_inputs
 from pybuildpack.package_managers.spec import EnvVar, ManagerSpec
 from pybuildpack.python_version import PythonRules, ResolvedPython
+from pybuildpack.runtime import _net
 
 _PROJECT_FILES = ("pyproject.toml", "uv.lock", ".python-version", "uv.toml")
 _OUT_OF_DATE = "needs to be updated, but `--locked` was provided"
@@ -55,8 +60,8 @@ SPEC = ManagerSpec(
 
 
 def install_uv(ctx: BuildContext, version: str) -> Path:
-    """The uv binary at the pinned version, reused from the cache, or installed: from its pinned,
-    verified wheel where this platform has one (uv_wheel.py), else by pip from the index."""
+    """The uv binary at the pinned version: reused from the cache, taken from the tool store, or
+    installed (``_install_uv``)."""
     home = ctx.layout.uv_tool
     binary = home / "uv"
     wanted = {"tool": "uv", "version": version}
@@ -69,25 +74,120 @@ def install_uv(ctx: BuildContext, version: str) -> Path:
 
 
 def _install_uv(ctx: BuildContext, version: str, binary: Path) -> None:
+    """From its pinned, verified wheel where this platform has one (uv_wheel.py), else by pip from the
+    index. A fetch started beside the runtime's install (``fetched_alongside``) is waited for here, so
+    its error is reported where it always was."""
     home = binary.parent
-    wanted = {"tool": "uv", "version": version}
     tools.remove(home)
     home.parent.mkdir(parents=True, exist_ok=True)
-    platform = tools.locked_platform(ctx)
-    pinned = uv_wheel.pinned(platform)
+    pinned = uv_wheel.pinned(tools.locked_platform(ctx))
     if pinned is not None and pinned.version == version:
         ctx.console.step(f"Installing uv {version} from its pinned wheel")
-        env = tools.tool_environment(ctx)
-        index = tools.index_url(env) or uv_wheel.default_index(bundled_pip_wheel(ctx.python_home))
-        if index is None:
-            raise tools.install_failure(ctx, "uv", f"uv {version}")
-        config = uv_wheel.settings(env, tools.certificate_file(env))
-        uv_wheel.fetch_binary(pinned, [index, *tools.extra_index_urls(env)], config, binary)
-    else:
-        ctx.console.step(f"Installing uv {version}")
-        _pip_install_uv(ctx, version, binary)
+        fetched = _wait_for_fetch(ctx)
+        if fetched is not None:
+            ctx.console.info("Downloaded and unpacked while Python was being installed.")
+            fetched.rename(home)
+            return
+        fetch = _pinned_fetch(ctx, version)
+        if fetch is None:  # no index configured: the one the runtime's bundled pip uses by default
+            index = uv_wheel.default_index(bundled_pip_wheel(ctx.python_home))
+            if index is None:
+                raise tools.install_failure(ctx, "uv", f"uv {version}")
+            fetch = functools.partial(_fetch_into, home, pinned, [index], version, _settings(ctx, []))
+        fetch()
+        return
+    ctx.console.step(f"Installing uv {version}")
+    _pip_install_uv(ctx, version, binary)
     binary.chmod(0o755)
-    tools.write_marker(home, wanted)
+    tools.write_marker(home, {"tool": "uv", "version": version})
+
+
+def _settings(ctx: BuildContext, indexes: list[str]) -> tuple[list[str], _net.Settings]:
+    """The indexes to look in (these, then the extra indexes) and the download settings."""
+    env = tools.tool_environment(ctx)
+    return [*indexes, *tools.extra_index_urls(env)], uv_wheel.settings(env, tools.certificate_file(env))
+
+
+def _pinned_fetch(ctx: BuildContext, version: str, into: Path | None = None) -> Callable[[], None] | None:
+    """Installing the pinned uv wheel into ``into`` (default: the uv tool dir), prepared in this thread
+    (settings read now) so that it can run in another one; None when this build cannot do it without
+    the runtime (no pinned wheel for this platform, the operator opted out, or no index is configured:
+    the default one is read from the runtime's bundled pip)."""
+    pinned = uv_wheel.pinned(tools.locked_platform(ctx))
+    index = tools.index_url(tools.tool_environment(ctx))
+    if pinned is None or pinned.version != version or index is None:
+        return None
+    where = ctx.layout.uv_tool if into is None else into
+    return functools.partial(_fetch_into, where, pinned, [index], version, _settings(ctx, []))
+
+
+def _fetch_into(
+    home: Path,
+    pinned: uv_wheel.PinnedWheel,
+    indexes: list[str],
+    version: str,
+    settings: tuple[list[str], _net.Settings],
+) -> None:
+    """Make ``home`` hold the verified binary of ``pinned`` and its marker (no console output: this may
+    run in a thread); the marker is written last, so a failure leaves no usable-looking install."""
+    extra, config = settings
+    tools.remove(home)
+    home.mkdir(parents=True)
+    uv_wheel.fetch_binary(pinned, [*indexes, *extra], config, home / "uv")
+    (home / "uv").chmod(0o755)
+    tools.write_marker(home, {"tool": "uv", "version": version})
+
+
+def will_install(ctx: BuildContext, manager: PackageManager, python: ResolvedPython) -> bool:
+    """Will installing ``manager``'s tool run uv? (The uv manager and installer always do; pip, Poetry
+    and Pipenv do where their lock file for this platform and Python exists.)"""
+    if isinstance(manager, Uv | UvPipInstaller):
+        return True
+    platform = tools.locked_platform(ctx)
+    return platform is not None and tools.lock_file(platform, manager.name, python.major_text) is not None
+
+
+def _in_store(ctx: BuildContext) -> bool:
+    store = tool_store.root(ctx.config, ctx.environ)
+    return store is not None and (store / tool_store.key("uv", tools.pins("uv")["uv"])).is_dir()
+
+
+@contextlib.contextmanager
+def fetched_alongside(ctx: BuildContext, manager: PackageManager, python: ResolvedPython) -> Iterator[None]:
+    """Within the with-block (installing the runtime, then the tool), fetch and unpack the pinned uv
+    wheel in a thread, into a dir beside the uv tool dir, when this build installs both the runtime
+    and uv (not from the cache or the tool store) and can fetch uv without the runtime.
+    ``_install_uv`` waits for it, reports its error, and moves it into place; on leaving, the thread
+    has ended whatever happened and what it left unused is removed (nothing outlives the build, and
+    a failure of the block is what is reported)."""
+    fetched = ctx.layout.uv_tool.with_name(f".{ctx.layout.uv_tool.name}-fetched")
+    wanted = not ctx.env_restored and ready_binary(ctx) is None and not _in_store(ctx)
+    fetch = None
+    if wanted and will_install(ctx, manager, python):
+        fetch = _pinned_fetch(ctx, tools.pins("uv")["uv"], into=fetched)
+    if fetch is None:
+        yield
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="uv-wheel") as pool:
+        future = pool.submit(fetch)
+        ctx.uv_fetch = (future, fetched)
+        try:
+            yield
+        finally:
+            ctx.uv_fetch = None
+            concurrent.futures.wait([future])
+            tools.remove(fetched)
+
+
+def _wait_for_fetch(ctx: BuildContext) -> Path | None:
+    """The dir a fetch started by ``fetched_alongside`` filled, once it has succeeded (its error is
+    raised here); None if no fetch was started."""
+    started, ctx.uv_fetch = ctx.uv_fetch, None
+    if started is None:
+        return None
+    future, fetched = started
+    future.result()
+    return fetched
 
 
 def _pip_install_uv(ctx: BuildContext, version: str, binary: Path) -> None:
