@@ -12,7 +12,8 @@
     supervisor.json      pid, control socket and processes of a running `pybuildpack start`
     logs/app.log         what `pybuildpack start` ran and printed (platform/applog.py), for `logs`
     push.json            the receive-pack of the last git push (see githook.check_not_overtaken)
-    slug-sizes.json      compressed sizes of files, for the slug size estimate of the next build
+    slug-sizes.json      compressed sizes of files, for the next compressed slug size estimate
+    slug-sizes.lock      serialises those estimates and the sizes they write into release records
     tmp/                 build dirs (on the same filesystem, so a release is a rename)
 ```
 The state dir is `--state-dir`, else `$PYBUILDPACK_STATE_DIR`, else the user's data dir.
