@@ -87,10 +87,14 @@ def install_runtime_from(
     """Install the runtime of ``entry`` at ``target``: from the verified cached archive, or unpacked
     while it downloads (the archive still lands in the cache). Returns whether the cache served it."""
     cached = cached_path(entry, archives_dir)
-    if archive_suffix(entry.url) in {".tar.zst", ".tar.zstd"} or _cached_copy_is_good(cached, entry):
-        archive, reused = obtain_archive(entry, archives_dir, console, environ=environ)
+    if _cached_copy_is_good(cached, entry):
+        console.info(f"Reusing the verified archive for Python {entry.version} from the cache")
+        extract.install_runtime(cached, entry, target)
+        return True
+    if archive_suffix(entry.url) in {".tar.zst", ".tar.zstd"}:  # unreadable: fails as a cached one does
+        archive, _ = obtain_archive(entry, archives_dir, console, environ=environ)
         extract.install_runtime(archive, entry, target)
-        return reused
+        return False
     config = _net.settings(environ)
     with extract.Staging(entry, target) as staging:
 
