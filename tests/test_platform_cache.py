@@ -123,10 +123,10 @@ def test_no_cache_discards_the_cache_and_reinstalls(env: dict[str, str], runs: R
 
 
 def test_a_second_app_takes_its_tools_from_the_host_wide_store(
-    env: dict[str, str], app: Path, builds: list[subprocess.CompletedProcess[str]]
+    env: dict[str, str], app: Path, runs: Runs
 ) -> None:
     """Issue 11: the local platform keeps installed tools in the user's cache dir for every app."""
-    assert "Installing uv" in builds[0].stdout
+    assert "Installing uv" in runs.builds[0].stdout
     log = ok(cli("build", str(app), "--app", "second", env=env)).stdout
     assert "Installing uv" not in log
     store = Path(env["HOME"]) / ".cache" / "pybuildpack" / "tools"
