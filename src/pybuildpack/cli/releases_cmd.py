@@ -58,5 +58,5 @@ def _estimate_sizes(state: AppState) -> None:
 
     try:
         slugsize.estimate_missing(state, said)
-    except (OSError, ValueError, tarfile.TarError) as exc:  # the listing matters more than the estimate
+    except (OSError, ValueError, tarfile.TarError, BuildError) as exc:  # the listing matters more
         console.info(f"The compressed size could not be estimated: {exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,8 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     target = (args.output or Path(f"{state.name}-v{number}.tar.gz")).absolute()
     skipped = slug.write_atomically(target, app_dir)
     size = target.stat().st_size
-    slugsize.record_exact(state, number, size)
+    with contextlib.suppress(OSError, BuildError):  # the export is done; the recorded size is a nicety
+        slugsize.record_exact(state, number, size)
     console.step(f"Exported {state.name} v{number} to {target} ({human_size(size)})")
     console.info(f"sha256 {slug.digest(target)}")
     _say_skipped(console, app_dir, skipped)
