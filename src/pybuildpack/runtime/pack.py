@@ -10,8 +10,10 @@ The bytecode (issue 11) is compiled by the packed interpreter itself, at the opt
 runtime uses (0), with checked-hash invalidation (PEP 552, Python 3.7+): a .pyc records its source's
 hash, not its mtime, so the archive's 1970 mtimes and any relocation keep it valid, and a changed
 source is still recompiled. Left uncompiled: ``tests`` directories (lib2to3's hold Python 2 files;
-``test`` and ``idle_test`` are not packed at all), and everything of Python 2.7 and 3.6 (no
-hash-based .pyc: they compile on first use, as before).
+``test`` and ``idle_test`` are not packed at all); idlelib, lib2to3, turtledemo, tkinter,
+pydoc_data, ensurepip and __phello__, which a server app does not import (each .pyc is one more
+file to unpack: a quarter of the files for a few percent of the imports); and everything of
+Python 2.7 and 3.6 (no hash-based .pyc: they compile on first use, as before).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ _BIN_KEEP = ("python", "pydoc", "idle", "2to3", "pyvenv", "smtpd.py")
 _SKIP_DIRS = {"__pycache__", "test", "idle_test"}
 _SKIP_SUFFIXES = (".a", ".pyc", ".pyo")
 _ELF_MAGIC = b"\x7fELF"
-_NOT_COMPILED = r"[/\\]tests[/\\]"
+# Not compiled: tests, and what a server app never imports (each .pyc is one more file to unpack)
+_NOT_COMPILED = r"[/\\](tests|idlelib|lib2to3|turtledemo|tkinter|pydoc_data|ensurepip|__phello__)[/\\]"
 COMPILE_TIMEOUT = 900
 
 # Valid in Python 2.7 and 3.x alike: version, implementation, build-time LIBDIR.
