@@ -88,7 +88,7 @@ def install_runtime_from(
     while it downloads (the archive still lands in the cache). Returns whether the cache served it."""
     cached = cached_path(entry, archives_dir)
     if _cached_copy_is_good(cached, entry):
-        console.info(f"Reusing the verified archive for Python {entry.version} from the cache")
+        console.info(f"Reusing the verified archive for {entry.label} from the cache")
         extract.install_runtime(cached, entry, target)
         return True
     if archive_suffix(entry.url) in {".tar.zst", ".tar.zstd"}:  # unreadable: fails as a cached one does
