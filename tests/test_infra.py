@@ -19,7 +19,15 @@ from support.index import PackageIndex
 from support.mirror import RuntimeMirror
 
 SECTIONS = index.parse_sections()
-TARGET_PYTHONS = sorted(index.requirements_by_python(SECTIONS), key=lambda v: tuple(map(int, v.split("."))))
+
+
+def _python_order(section: str) -> tuple[bool, list[int]]:
+    """CPython X.Y first, then PyPy ppX.Y, each by version."""
+    pypy = section.startswith(index.PYPY_PREFIX)
+    return pypy, [int(n) for n in section.removeprefix(index.PYPY_PREFIX).split(".")]
+
+
+TARGET_PYTHONS = sorted(index.requirements_by_python(SECTIONS), key=_python_order)
 
 
 def clean_pip_env(home: Path) -> dict[str, str]:
@@ -52,7 +60,8 @@ def test_index_serves_the_tool_pins_of_the_buildpack() -> None:
     pins = json.loads((buildpack.REPO / "src" / "pybuildpack" / "data" / "pip.json").read_text())
     by_python = index.requirements_by_python(SECTIONS)
     for python, wanted in by_python.items():
-        tools = pins["end_of_life"].get(python, {"pip": pins["pip"], "setuptools": pins["setuptools"]})
+        minor = python.removeprefix(index.PYPY_PREFIX)  # PyPy gets the pins of the Python it implements
+        tools = pins["end_of_life"].get(minor, {"pip": pins["pip"], "setuptools": pins["setuptools"]})
         assert f"pip=={tools['pip']}" in wanted, (python, tools)
         assert f"setuptools=={tools['setuptools']}" in wanted, (python, tools)
 
