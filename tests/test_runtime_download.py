@@ -21,18 +21,10 @@ from pybuildpack.errors import BuildError
 from pybuildpack.output import Console
 from pybuildpack.runtime.fetch import obtain_archive
 from pybuildpack.runtime.manifest import RuntimeEntry, load_manifest
-from support.hostile_mirror import PASSWORD, STALL_AFTER, USER, HostileMirror, serve_hostile
+from support.hostile_mirror import FAST, PASSWORD, STALL_AFTER, USER, HostileMirror, serve_hostile
 
 PAYLOAD = bytes(range(256)) * 2048  # 512 KiB
 SIZE = len(PAYLOAD)
-FAST = {
-    "CURL_CONNECT_TIMEOUT": "1",
-    "CURL_TIMEOUT": "5",
-    "PYBUILDPACK_DOWNLOAD_TIMEOUT": "5",
-    "PYBUILDPACK_DOWNLOAD_MIN_RATE": "20000",
-    "PYBUILDPACK_DOWNLOAD_RATE_WINDOW": "1",
-    "HOME": "/nonexistent-home",
-}
 
 
 @pytest.fixture

@@ -22,17 +22,9 @@ from pybuildpack.output import Console
 from pybuildpack.runtime.extract import shown
 from pybuildpack.runtime.fetch import install_runtime_from
 from pybuildpack.runtime.manifest import RuntimeEntry
-from support.hostile_mirror import STALL_AFTER, HostileMirror, serve_hostile
+from support.hostile_mirror import FAST, STALL_AFTER, HostileMirror, serve_hostile
 from support.hostile_tar import RUNTIME, Member, corpus, make_sentinel, snapshot, write_tar
 
-FAST = {
-    "CURL_CONNECT_TIMEOUT": "1",
-    "CURL_TIMEOUT": "5",
-    "PYBUILDPACK_DOWNLOAD_TIMEOUT": "5",
-    "PYBUILDPACK_DOWNLOAD_MIN_RATE": "20000",
-    "PYBUILDPACK_DOWNLOAD_RATE_WINDOW": "1",
-    "HOME": "/nonexistent-home",
-}
 # Random text compresses to about half: the archive is well past STALL_AFTER and the drop point.
 BULK = random.Random(11).randbytes(400 * 1024).hex()
 MEMBERS = (*RUNTIME, Member("file", "lib/bulk.txt", BULK))

@@ -46,6 +46,17 @@ class HostileMirror:
         return sum(1 for line in self.requests if line.split()[0] == mode)
 
 
+# Download settings that make the hostile modes fail in seconds (the rate is measured over 1 s).
+FAST = {
+    "CURL_CONNECT_TIMEOUT": "1",
+    "CURL_TIMEOUT": "5",
+    "PYBUILDPACK_DOWNLOAD_TIMEOUT": "5",
+    "PYBUILDPACK_DOWNLOAD_MIN_RATE": "20000",
+    "PYBUILDPACK_DOWNLOAD_RATE_WINDOW": "1",
+    "HOME": "/nonexistent-home",
+}
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     mirror: HostileMirror
     stop: threading.Event

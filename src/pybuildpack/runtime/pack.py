@@ -35,6 +35,7 @@ from typing import Any
 from pybuildpack import filelock, run
 from pybuildpack.errors import BuildError
 from pybuildpack.runtime import pack_pypy
+from pybuildpack.runtime import patchelf as patchelf_tool
 from pybuildpack.runtime.manifest import (
     FAILURE,
     SCHEMA,
@@ -306,21 +307,9 @@ def patch_elf(tree: Path, info: PrefixInfo, patchelf: str) -> None:
     libraries = sorted(p for p in (tree / "lib").glob("libpython*.so*") if _is_elf(p))
     libraries += sorted(p for p in (tree / "lib").glob("python*/lib-dynload/*.so") if _is_elf(p))
     if executables:
-        _patchelf(patchelf, ["--set-rpath", "$ORIGIN/../lib", *map(str, executables)])
+        patchelf_tool.patchelf(patchelf, ["--set-rpath", "$ORIGIN/../lib", *map(str, executables)])
     if libraries:
-        _patchelf(patchelf, ["--remove-rpath", *map(str, libraries)])
-
-
-def _patchelf(patchelf: str, args: Sequence[str]) -> None:
-    result = run.capture([patchelf, *args], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    if not result.ok:
-        raise BuildError(
-            f"patchelf failed (exit status {result.returncode}).",
-            result.output.strip()[-2000:],
-            "Check that patchelf works (`patchelf --version`); version 0.14 or newer is known to work.",
-            FAILURE,
-            "patchelf failed",
-        )
+        patchelf_tool.patchelf(patchelf, ["--remove-rpath", *map(str, libraries)])
 
 
 # ---------------------------------------------------------------- scripts and build flags

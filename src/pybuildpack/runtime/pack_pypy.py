@@ -21,12 +21,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pybuildpack import run
 from pybuildpack.errors import BuildError, quoted
+from pybuildpack.runtime import patchelf as patchelf_tool
 from pybuildpack.runtime.manifest import FAILURE, PYPY, RuntimeEntry, Version, format_version
 
 # Printed as JSON by the interpreter being packed (PyPy 3.x).
@@ -128,7 +128,7 @@ def build_tree(info: PyPyInfo, tree: Path, patchelf: str) -> None:
     for library in _needed_libraries(info, patchelf):
         shutil.copyfile(library, bin_dir / library.name)
         (bin_dir / library.name).chmod(0o644)
-    _patchelf(patchelf, ["--set-rpath", "$ORIGIN", str(bin_dir / name)])
+    patchelf_tool.patchelf(patchelf, ["--set-rpath", "$ORIGIN", str(bin_dir / name)])
     for link in (*_LINKS, f"python{info.short}"):
         (bin_dir / link).symlink_to(name)
     stdlib = tree / "lib" / name
@@ -252,18 +252,6 @@ def _tree_problems(tree: Path, info: PyPyInfo, output: str) -> list[str]:
     if not data.get("pip"):
         problems.append("there is no pip wheel in ensurepip/_bundled")
     return problems
-
-
-def _patchelf(patchelf: str, args: Sequence[str]) -> None:
-    result = run.capture([patchelf, *args], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-    if not result.ok:
-        raise BuildError(
-            f"patchelf failed (exit status {result.returncode}).",
-            result.output.strip()[-2000:],
-            "Check that patchelf works (`patchelf --version`); version 0.14 or newer is known to work.",
-            FAILURE,
-            "patchelf failed",
-        )
 
 
 def entry_for(info: PyPyInfo, platform_tag: str, archive: Path, sha256: str, size: int) -> RuntimeEntry:
