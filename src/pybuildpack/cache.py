@@ -19,7 +19,6 @@ way into a temp dir that is renamed into place, so the cache is never half-writt
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from pybuildpack.context import BuildContext
 from pybuildpack.env import is_enabled
 from pybuildpack.errors import BuildError
 from pybuildpack.layout import Layout
+from pybuildpack.links import link_or_copy
 from pybuildpack.output import Console
 from pybuildpack.python_version import IMPLEMENTATION_NAMES, ResolvedPython
 from pybuildpack.sizes import tree_size
@@ -361,7 +361,7 @@ def _link_tree(source: Path, target: Path) -> str:
         if not run.capture(["cp", "-a", "--reflink=always", str(source), str(target)], env=path).ok:
             shutil.rmtree(target, ignore_errors=True)
             method = COPIES
-            shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+            shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy)
     nltk_data = target / "nltk_data"
     if nltk_data.is_dir() and not nltk_data.is_symlink():
         unlinked = target / ".nltk_data.copy"
@@ -376,15 +376,6 @@ _METHOD_NOTES = {
     COPIES: "by copying every file: the cache is on another filesystem than the build, which has no "
     "reflinks, so neither hard links nor reflinks are possible (a cache on the build's filesystem is faster)",
 }
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-            raise
-        shutil.copy2(src, dst)
 
 
 class CacheLocked(BuildError):

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pybuildpack import filelock, settings
+from pybuildpack.links import link_or_copy
 from pybuildpack.output import Console
 from pybuildpack.package_managers import uv_wheel
 from pybuildpack.relocate import relocatable_shebangs
@@ -107,24 +108,4 @@ def _publish(home: Path, entry: Path) -> None:
 
 def _link_tree(source: Path, target: Path) -> None:
     """Copy ``source`` into the existing dir ``target``: files hard-linked where possible, symlinks kept."""
-    for dirpath, dirnames, filenames in os.walk(source):
-        here = Path(dirpath)
-        there = target / here.relative_to(source)
-        for name in list(dirnames):
-            if (here / name).is_symlink():  # os.walk lists links to dirs as dirs; copy the link itself
-                dirnames.remove(name)
-                filenames.append(name)
-            else:
-                (there / name).mkdir()
-        for name in filenames:
-            _link_file(here / name, there / name)
-
-
-def _link_file(source: Path, target: Path) -> None:
-    if source.is_symlink():
-        target.symlink_to(source.readlink())
-        return
-    try:
-        os.link(source, target)
-    except OSError:  # another filesystem, or links not allowed: a plain copy
-        shutil.copy2(source, target)
+    shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy, dirs_exist_ok=True)

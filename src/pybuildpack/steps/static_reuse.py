@@ -10,7 +10,6 @@ CACHE_DIR and ENV_DIR are replaced by their names before hashing, since they cha
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from pybuildpack.cache import installed_distributions
 from pybuildpack.context import BuildContext
+from pybuildpack.links import link_or_copy
 
 SKIPPED_DIRS = {".heroku", ".git", ".profile.d", "__pycache__"}
 Snapshot = dict[str, tuple[int, int]]
@@ -82,7 +82,7 @@ def restore(ctx: BuildContext, key: str) -> bool:
         target = ctx.build_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)
-        _link_or_copy(saved / "files" / relative, target)
+        link_or_copy(saved / "files" / relative, target)
     return True
 
 
@@ -96,7 +96,7 @@ def save(ctx: BuildContext, key: str, before: Snapshot) -> int:
     for relative in made:
         target = staging / "files" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        _link_or_copy(ctx.build_dir / relative, target)
+        link_or_copy(ctx.build_dir / relative, target)
     (staging / "files").mkdir(parents=True, exist_ok=True)
     (staging / "key.json").write_text(json.dumps({"key": key, "files": made}) + "\n", encoding="utf-8")
     forget(ctx)
@@ -106,12 +106,3 @@ def save(ctx: BuildContext, key: str, before: Snapshot) -> int:
 
 def forget(ctx: BuildContext) -> None:
     shutil.rmtree(ctx.layout.collectstatic_cache, ignore_errors=True)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
-            raise
-        shutil.copy2(source, target)
