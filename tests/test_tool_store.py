@@ -48,6 +48,8 @@ def test_second_app_takes_poetry_from_the_store_after_the_first_app_is_gone(
     assert "from the tool store" in second.stdout
     assert "Installing Poetry" not in second.stdout
     assert "Installing uv" not in second.stdout
+    # runtime pip comes through uv (taken from the store), not through a pip process
+    assert "for one-off commands at runtime, using uv" in second.stdout
     assert site_python(second, "import typing_extensions").returncode == 0
     _, poetry = where(second, "poetry")
     assert version_of(poetry, second.build_dir).startswith("Poetry (version ")
